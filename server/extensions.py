@@ -1,0 +1,76 @@
+"""Extensions, created once here and bound to an app in ``create_app``.
+
+Nothing here reads configuration or connects to anything at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf import CSRFProtect
+from sqlalchemy import event
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+
+class AppSession(Session):
+    """A session that finds its engine on the current app unless bound explicitly."""
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, **kw: Any) -> Any:
+        if self.bind is not None:
+            return self.bind
+        return current_app.extensions["fieldbook.engine"]
+
+
+class Database:
+    """SQLAlchemy 2 engine per app and one scoped session, removed after each request."""
+
+    def __init__(self) -> None:
+        self.session = scoped_session(sessionmaker(class_=AppSession, expire_on_commit=False))
+
+    def init_app(self, app: Flask) -> None:
+        """Create the app's engine and bind the session's lifetime to the app context."""
+        app.extensions["fieldbook.engine"] = create_engine(
+            app.config["DATABASE_URL"], echo=app.config["DATABASE_ECHO"]
+        )
+        app.teardown_appcontext(self._remove_session)
+
+    def _remove_session(self, exc: BaseException | None) -> None:
+        self.session.remove()
+
+    @property
+    def engine(self) -> sa.Engine:
+        """Return the engine of the current app."""
+        engine: sa.Engine = current_app.extensions["fieldbook.engine"]
+        return engine
+
+
+def create_engine(url: str, *, echo: bool = False) -> sa.Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # let SQLAlchemy own transactions: pysqlite's implicit BEGIN misses SAVEPOINTs
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+db = Database()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

@@ -1,0 +1,137 @@
+"""Running one job: claim it, call its handler, record the outcome.
+
+A job is claimed with one conditional UPDATE, so two workers never run the same job.
+A running job holds a lease that its progress reports extend; a worker that dies lets
+the lease run out and the job is queued again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from server.extensions import db
+from server.jobs.dispatch import dispatch, enqueue
+from server.models import Job, JobStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+# kind -> handler(JobContext); filled by ``register`` when handler modules are imported
+HANDLERS: dict[str, Callable[[JobContext], None]] = {}
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class PermanentJobError(Exception):
+    """A failure that retrying cannot fix (bad input); the job fails at once."""
+
+
+def register(kind: str) -> Callable[[Callable[[JobContext], None]], Callable[[JobContext], None]]:
+    """Declare the handler of one kind of job."""
+
+    def decorate(handler: Callable[[JobContext], None]) -> Callable[[JobContext], None]:
+        HANDLERS[kind] = handler
+        return handler
+
+    return decorate
+
+
+def lease_seconds() -> int:
+    """Return how long a job may go without a sign of life before it is requeued."""
+    return int(current_app.config.get("JOB_LEASE_SECONDS", 300))
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: the job row and a way to report progress."""
+
+    job: Job
+
+    def progress(self, fraction: float) -> None:
+        """Record progress (0..1) and extend the lease; committed at once so readers see it."""
+        db.session.execute(
+            sa.update(Job)
+            .where(Job.id == self.job.id)
+            .values(
+                progress=max(0.0, min(1.0, fraction)),
+                lease_until=utcnow() + timedelta(seconds=lease_seconds()),
+            )
+        )
+        db.session.commit()
+
+
+def claim(job_id: uuid.UUID) -> bool:
+    """Take a queued job for this worker; False if someone else has it or it is done."""
+    now = utcnow()
+    result = db.session.execute(
+        sa.update(Job)
+        .where(
+            Job.id == job_id,
+            sa.or_(
+                Job.status == JobStatus.queued,
+                sa.and_(Job.status == JobStatus.running, Job.lease_until < now),
+            ),
+        )
+        .values(
+            status=JobStatus.running,
+            worker=WORKER_NAME,
+            attempts=Job.attempts + 1,
+            started_at=now,
+            lease_until=now + timedelta(seconds=lease_seconds()),
+            error=None,
+        )
+    )
+    db.session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def run_job(job_id: uuid.UUID) -> None:
+    """Run one job to success, retry or failure."""
+    if not claim(job_id):
+        log.info("job %s is taken or finished; skipping", job_id)
+        return
+    job = db.session.get_one(Job, job_id)
+    handler = HANDLERS.get(job.kind)
+    try:
+        if handler is None:
+            raise PermanentJobError(f"no handler for jobs of kind {job.kind!r}")
+        handler(JobContext(job))
+    except Exception as exc:
+        db.session.rollback()
+        job = db.session.get_one(Job, job_id)
+        retry = not isinstance(exc, PermanentJobError) and job.attempts < job.max_attempts
+        log.warning("job %s (%s) failed on attempt %s: %s", job_id, job.kind, job.attempts, exc)
+        job.error = f"{type(exc).__name__}: {exc}"[:2000]
+        job.status = JobStatus.queued if retry else JobStatus.failed
+        job.lease_until = None
+        job.finished_at = None if retry else utcnow()
+        on_failure = FAILURE_HOOKS.get(job.kind)
+        if not retry and on_failure is not None:
+            on_failure(job, exc)
+        db.session.commit()
+        if retry:
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            enqueue(app, job_id, delay=backoff(job.attempts, app.config.get("JOB_RETRY_BASE", 5)))
+        return
+    job.status = JobStatus.succeeded
+    job.progress = 1.0
+    job.finished_at = utcnow()
+    job.lease_until = None
+    db.session.commit()
+    dispatch()
+
+
+def backoff(attempt: int, base: float = 5.0) -> float:
+    """Return the delay before the next attempt: base, 4x base, 16x base... at most 10 minutes."""
+    return float(min(600.0, base * 4 ** (attempt - 1)))
+
+
+# kind -> hook(job, exc) called once when a job fails for good, to mark its subject
+FAILURE_HOOKS: dict[str, Callable[[Job, BaseException], None]] = {}

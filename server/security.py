@@ -1,0 +1,102 @@
+"""Who is asking, and the headers every response carries.
+
+API calls authenticate with ``Authorization: Bearer`` device tokens and are not bound to
+CSRF; browser sessions are, for forms and for API calls alike. Every response gets a
+strict Content-Security-Policy and ``nosniff``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, g, request, session
+
+from server.errors import Unauthorized
+from server.extensions import csrf, db
+from server.jobs import jobs
+from server.services import accounts
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+UPLOAD_PATHS = ("/api/v1/uploads", "/api/v1/evidence")
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+
+
+def limit_body() -> None:
+    """Cap request bodies; upload endpoints raise their own, per-kind limits."""
+    if not request.path.startswith(UPLOAD_PATHS):
+        request.max_content_length = int(current_app.config["MAX_JSON_BYTES"])
+
+
+def authenticate() -> None:
+    """Find the caller from a bearer token or a browser session; refuse a bad token."""
+    g.user = None
+    g.auth = None
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthorized("Use 'Authorization: Bearer TOKEN'.", code="auth.bad_header")
+        user = accounts.user_for_token(secret.strip(), request.remote_addr)
+        if user is None:
+            raise Unauthorized(
+                "The token is unknown, expired or revoked.", code="auth.invalid_token"
+            )
+        g.user, g.auth = user, "token"
+        return
+    key = session.get("key")
+    if key:
+        user = accounts.user_for_web_session(key)
+        if user is None:
+            session.clear()
+        else:
+            g.user, g.auth = user, "session"
+    if (
+        request.path.startswith("/api/")
+        and request.method in UNSAFE_METHODS
+        and g.auth == "session"
+    ):
+        # a browser session must prove the call comes from our own pages
+        csrf.protect()
+
+
+def finish_transaction(response: Response) -> Response:
+    """Commit what a successful request changed; roll back anything else."""
+    if response.status_code < 400:
+        db.session.commit()
+        jobs.dispatch()
+    else:
+        db.session.rollback()
+    return response
+
+
+def security_headers(response: Response) -> Response:
+    """Add the headers that make the browser strict with our responses."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.path.startswith("/api/"):
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def install_security(app: Flask) -> None:
+    """Register authentication, transaction and header hooks on the app."""
+    app.before_request(limit_body)
+    app.before_request(authenticate)
+    app.after_request(finish_transaction)
+    app.after_request(security_headers)

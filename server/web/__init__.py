@@ -1,0 +1,12 @@
+"""Server-rendered pages: sign-in now; the reviewer viewer grows here."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from server.web import auth
+
+
+def register_pages(app: Flask) -> None:
+    """Register the page blueprints."""
+    app.register_blueprint(auth.bp)
