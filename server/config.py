@@ -32,6 +32,22 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_TTL_DAYS": 365,
     "SESSION_HOURS": 12,
     "MAX_JSON_BYTES": 1024 * 1024,
+    # evidence: the largest item of each kind, in bytes (a bigger one is a 413)
+    "UPLOAD_LIMITS": {
+        "photo": 50 * 1024**2,
+        "screenshot": 20 * 1024**2,
+        "audio": 2 * 1024**3,
+        "video": 4 * 1024**3,
+        "document": 100 * 1024**2,
+        "note": 1024**2,
+        "web_step": 20 * 1024**2,
+    },
+    "MULTIPART_MAX_BYTES": 32 * 1024**2,  # larger files go through resumable uploads
+    "UPLOAD_SPOOL": None,  # default: <DATA_DIR>/uploads
+    "UPLOAD_EXPIRY_HOURS": 72,
+    "PHOTO_MAX_PIXELS": 80_000_000,
+    "TARGET_DISTANCE_M": 500,
+    "PHOTO_REUSE_BITS": 12,
     # flask-smorest
     "API_TITLE": "Fieldbook",
     "API_VERSION": "v1",
@@ -73,6 +89,8 @@ def _derive_paths(app: Flask) -> None:
         app.config["DATABASE_URL"] = f"sqlite:///{data_dir / 'fieldbook.db'}"
     if not app.config["STORAGE_PATH"]:
         app.config["STORAGE_PATH"] = str(data_dir / "media")
+    if not app.config["UPLOAD_SPOOL"]:
+        app.config["UPLOAD_SPOOL"] = str(data_dir / "uploads")
     if not app.config["JOBS_PATH"]:
         app.config["JOBS_PATH"] = str(data_dir / "jobs.db")
 

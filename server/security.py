@@ -15,7 +15,6 @@ from server.jobs import jobs
 from server.services import accounts
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-UPLOAD_PATHS = ("/api/v1/uploads", "/api/v1/evidence")
 CSP = "; ".join(
     [
         "default-src 'self'",
@@ -34,8 +33,12 @@ CSP = "; ".join(
 
 
 def limit_body() -> None:
-    """Cap request bodies; upload endpoints raise their own, per-kind limits."""
-    if not request.path.startswith(UPLOAD_PATHS):
+    """Cap request bodies before they are read; tus uploads check their own lengths."""
+    if request.path.startswith("/api/v1/uploads"):
+        return
+    if request.method == "POST" and request.path.endswith("/evidence"):
+        request.max_content_length = int(current_app.config["MULTIPART_MAX_BYTES"])
+    else:
         request.max_content_length = int(current_app.config["MAX_JSON_BYTES"])
 
 

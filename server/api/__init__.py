@@ -5,11 +5,19 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from server.api import audit, auth, planning, studies, users, visits
+from server.api import audit, auth, evidence, planning, studies, uploads, users, visits
 from server.api.common import ErrorSchema
 from server.extensions import csrf
 
-BLUEPRINTS = (auth.blp, users.blp, studies.blp, planning.blp, visits.blp, audit.blp)
+BLUEPRINTS = (
+    auth.blp,
+    users.blp,
+    studies.blp,
+    planning.blp,
+    visits.blp,
+    evidence.blp,
+    audit.blp,
+)
 
 
 class FieldbookApi(Api):
@@ -48,3 +56,5 @@ def register_api(app: Flask) -> None:
         # API calls are CSRF-checked in server.security, only when made with a browser session
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
+    csrf.exempt(uploads.bp)
+    app.register_blueprint(uploads.bp, url_prefix="/api/v1")

@@ -48,6 +48,10 @@ class SelectPage(Page):
 
     @property
     def items(self) -> list[Any]:
+        # a page past the end is empty; answering that here keeps any page number (the
+        # query string allows huge ones) out of the database's OFFSET
+        if self.page_params.first_item >= (self.page_params.item_count or 0):
+            return []
         query = self.collection.offset(self.page_params.first_item).limit(
             self.page_params.page_size
         )

@@ -10,10 +10,22 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from server.api.common import InSchema, OutSchema, SelectPage, created_or_existing, text
-from server.models import Channel, Study, Visit, VisitStatus
+from server.models import Channel, EvidenceKind, Study, Visit, VisitStatus
 from server.services import access, visits
 
 blp = Blueprint("visits", __name__, description="Visits and their review workflow")
+
+
+class ManifestEntrySchema(InSchema):
+    client_uuid = ma.fields.UUID(required=True)
+    kind = ma.fields.Enum(EvidenceKind, required=True)
+    filename = text(255, load_default="")
+
+
+class ManifestEntryOutSchema(OutSchema):
+    client_uuid = ma.fields.String()
+    kind = ma.fields.String()
+    filename = ma.fields.String()
 
 
 class VisitInSchema(InSchema):
@@ -44,6 +56,12 @@ class VisitInSchema(InSchema):
         keys=ma.fields.String(validate=ma.validate.Length(max=80)),
         values=ma.fields.Raw(),
         load_default=dict,
+    )
+    evidence_manifest = ma.fields.List(
+        ma.fields.Nested(ManifestEntrySchema),
+        load_default=list,
+        validate=ma.validate.Length(max=2000),
+        metadata={"description": "The items captured for this visit, sent before their files"},
     )
 
     @ma.validates_schema
@@ -77,11 +95,19 @@ class VisitOutSchema(OutSchema):
     longitude = ma.fields.Float(allow_none=True)
     device = ma.fields.String()
     checklist_answers = ma.fields.Dict()
+    evidence_manifest = ma.fields.List(ma.fields.Nested(ManifestEntryOutSchema))
+    missing_evidence = ma.fields.Method(
+        "get_missing",
+        metadata={"description": "Client UUIDs of manifest items whose files have not arrived"},
+    )
     submitted_at = ma.fields.DateTime(allow_none=True)
     reviewed_by_id = ma.fields.UUID(allow_none=True)
     reviewed_at = ma.fields.DateTime(allow_none=True)
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
+
+    def get_missing(self, visit: Visit) -> list[str]:
+        return [str(u) for u in visits.missing_evidence(visit)]
 
 
 class VisitFilterSchema(InSchema):

@@ -3,7 +3,14 @@
 from server.models.accounts import ApiToken, User, WebSession
 from server.models.audit import AuditEvent
 from server.models.base import Base, utcnow
-from server.models.evidence import Blob, Evidence, EvidenceKind, EvidenceStatus, Transcript
+from server.models.evidence import (
+    Blob,
+    Evidence,
+    EvidenceKind,
+    EvidenceStatus,
+    Transcript,
+    Upload,
+)
 from server.models.jobs import Job, JobStatus
 from server.models.journals import (
     Action,
@@ -55,6 +62,7 @@ __all__ = [
     "Target",
     "TargetKind",
     "Transcript",
+    "Upload",
     "User",
     "Visit",
     "VisitStatus",

@@ -103,3 +103,28 @@ class Transcript(Timestamps, Base):
     redacted_segments: Mapped[list[dict]] = mapped_column(sa.JSON, default=list)
     redacted_ranges: Mapped[list[dict]] = mapped_column(sa.JSON, default=list)
     metrics: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+
+class Upload(Base):
+    """A resumable (tus) upload in progress; its bytes wait in the spool folder.
+
+    The spooled file's size is the upload's offset: bytes are appended in order and a
+    checksummed chunk only joins the file once verified.
+    """
+
+    __tablename__ = "uploads"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    study_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("studies.id"), index=True)
+    visit_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("visits.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
+    kind: Mapped[EvidenceKind] = mapped_column(sa.Enum(EvidenceKind, native_enum=False, length=20))
+    client_uuid: Mapped[uuid.UUID | None]
+    length: Mapped[int] = mapped_column(sa.BigInteger)
+    filename: Mapped[str] = mapped_column(sa.String(255), default="")
+    expected_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    meta: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None]
+    evidence_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("evidence.id"))

@@ -45,3 +45,8 @@ class Job(Timestamps, Base):
     lease_until: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+    @property
+    def subject_id_uuid(self) -> uuid.UUID:
+        """Return the subject's id as a UUID (jobs about rows keep it as text)."""
+        return uuid.UUID(self.subject_id)

@@ -48,6 +48,8 @@ class Visit(ClientCreated, Timestamps, Base):
     longitude: Mapped[float | None]
     device: Mapped[str] = mapped_column(sa.String(200), default="")
     checklist_answers: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # what the phone captured and will send: [{"client_uuid", "kind", "filename"}]
+    evidence_manifest: Mapped[list[dict]] = mapped_column(sa.JSON, default=list)
     submitted_at: Mapped[datetime | None]
     reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None]

@@ -79,6 +79,10 @@ def scoped(model: type[M], user: User) -> sa.Select[Any]:
     if user.is_admin:
         return query
     query = query.where(study_column(model).in_(member_study_ids(user)))
+    if model is not Visit and hasattr(model, "visit_id"):
+        # what belongs to a visit is visible exactly when the visit is
+        visible_visits = scoped(Visit, user).with_only_columns(Visit.id)
+        query = query.where(model.visit_id.in_(visible_visits))  # type: ignore[attr-defined]
     if model is Visit:
         reviewer_studies = member_study_ids(user, REVIEWERS)
         query = query.where(

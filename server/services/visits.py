@@ -11,6 +11,7 @@ from server.errors import Conflict, Forbidden, field_error
 from server.extensions import db
 from server.models import (
     Assignment,
+    Evidence,
     ReviewComment,
     Role,
     Study,
@@ -46,6 +47,7 @@ def create_visit(user: User, study: Study, data: dict[str, Any]) -> tuple[Visit,
                 "assignment_id", "Not one of your assignments.", code="visit.not_your_assignment"
             )
     client_uuid = data.pop("client_uuid", None)
+    _normalise_manifest(data)
 
     def build() -> Visit:
         return Visit(study_id=study.id, researcher_id=user.id, **data)
@@ -92,6 +94,7 @@ def update_visit(user: User, visit_id: uuid.UUID, data: dict[str, Any]) -> Visit
             f"A {visit.status.value} visit cannot be changed.", code="visit.not_editable"
         )
     studies.check_references(db.session.get_one(Study, visit.study_id), data)
+    _normalise_manifest(data)
     return studies.update(user, visit, data, "visit.update")
 
 
@@ -152,3 +155,33 @@ def transition(user: User, visit_id: uuid.UUID, to: VisitStatus, comment: str = 
         detail={"from": before.value, "to": to.value},
     )
     return visit
+
+
+def missing_evidence(visit: Visit) -> list[uuid.UUID]:
+    """Return the client UUIDs of manifest items whose files have not arrived yet."""
+    expected = [uuid.UUID(str(entry["client_uuid"])) for entry in visit.evidence_manifest or []]
+    if not expected:
+        return []
+    arrived = set(
+        db.session.scalars(
+            sa.select(Evidence.client_uuid).where(
+                Evidence.visit_id == visit.id, Evidence.client_uuid.in_(expected)
+            )
+        )
+    )
+    return [u for u in expected if u not in arrived]
+
+
+def _normalise_manifest(data: dict[str, Any]) -> None:
+    """Keep manifest entries as plain JSON: UUIDs and kinds as strings."""
+    if "evidence_manifest" in data:
+        data["evidence_manifest"] = [
+            {
+                "client_uuid": str(entry["client_uuid"]),
+                "kind": str(
+                    entry["kind"].value if hasattr(entry["kind"], "value") else entry["kind"]
+                ),
+                "filename": entry.get("filename", ""),
+            }
+            for entry in data["evidence_manifest"]
+        ]

@@ -81,7 +81,7 @@ def build_client(settings: S3Settings) -> Any:
         config=Config(
             signature_version="s3v4",
             s3={"addressing_style": settings.addressing_style},
-            retries={"max_attempts": settings.max_attempts, "mode": "standard"},
+            retries={"total_max_attempts": settings.max_attempts, "mode": "standard"},
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
             max_pool_connections=settings.max_pool_connections,
