@@ -13,7 +13,7 @@ from server.config import load_config
 from server.extensions import csrf, db, limiter
 from server.jobs import jobs
 from server.security import install_security
-from server.services import evidence_processing  # noqa: F401 - registers its job
+from server.services import evidence_processing, transcripts  # noqa: F401 - register jobs
 from server.services.accounts import password_hasher
 from server.storage import build_store
 from server.web import register_pages

@@ -46,6 +46,11 @@ DEFAULTS: dict[str, Any] = {
     "UPLOAD_SPOOL": None,  # default: <DATA_DIR>/uploads
     "UPLOAD_EXPIRY_HOURS": 72,
     "PHOTO_MAX_PIXELS": 80_000_000,
+    # transcription: a model name (fetched where there is a network) or a local path
+    "WHISPER_ENGINE": "faster-whisper",
+    "WHISPER_MODEL": "small.en",
+    "WHISPER_THREADS": 2,
+    "AUTO_TRANSCRIBE": True,
     "TARGET_DISTANCE_M": 500,
     "PHOTO_REUSE_BITS": 12,
     # flask-smorest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -12,6 +13,17 @@ from alembic.script import ScriptDirectory
 from server.extensions import db
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Leave the database's own full-text objects out of model comparisons.
+
+    They are made by hand in the search migration (FTS5 tables on SQLite, a GIN index on
+    PostgreSQL) and have no model.
+    """
+    return not (name and (name.startswith("search_fts") or name == "ix_search_entries_fulltext"))
 
 
 def alembic_config() -> Config:

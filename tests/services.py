@@ -29,6 +29,14 @@ def missing(what: str) -> None:
     pytest.skip(f"{what} not available")
 
 
+def require_module(name: str) -> None:
+    """Skip when an optional module is missing, or fail when services are required."""
+    import importlib.util
+
+    if importlib.util.find_spec(name) is None:
+        missing(f"the Python module {name!r}")
+
+
 def port_open(host: str, port: int) -> bool:
     """Tell whether something listens on host:port."""
     with socket.socket() as sock:

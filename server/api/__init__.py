@@ -5,7 +5,17 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from server.api import audit, auth, evidence, planning, studies, uploads, users, visits
+from server.api import (
+    audit,
+    auth,
+    evidence,
+    planning,
+    studies,
+    transcripts,
+    uploads,
+    users,
+    visits,
+)
 from server.api.common import ErrorSchema
 from server.extensions import csrf
 
@@ -16,6 +26,7 @@ BLUEPRINTS = (
     planning.blp,
     visits.blp,
     evidence.blp,
+    transcripts.blp,
     audit.blp,
 )
 

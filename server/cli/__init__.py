@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import click
+from flask import Flask
 from flask.cli import FlaskGroup
 
 from server.app import create_app
 from server.cli import admin, runtime, spec
+from server.config import ConfigError
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False)
+def _create_app() -> Flask:
+    """Build the app for a command; a configuration that cannot run is a one-line error."""
+    try:
+        return create_app()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
 def main() -> None:
     """Fieldbook: field research evidence and experience journals."""
 

@@ -86,6 +86,10 @@ def worker(threads: int) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.config["JOBS"] == "immediate":
         raise click.ClickException("FIELDBOOK_JOBS=immediate runs jobs inline; no worker needed.")
+    # jobs whose worker died while this one was down are taken up again at once
+    requeued = jobs.requeue_stale()
+    if requeued:
+        click.echo(f"Queued again {requeued} job(s) left by a stopped worker.")
     consumer = Consumer(app.extensions["fieldbook.huey"], workers=threads, worker_type="thread")
     # SIGTERM from a process manager finishes running jobs before leaving
     signal.signal(signal.SIGTERM, lambda *_: consumer.stop(graceful=True) or sys.exit(0))

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
 from server.extensions import db
 from server.jobs.dispatch import dispatch, enqueue
@@ -92,6 +93,44 @@ def claim(job_id: uuid.UUID) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+class _Heartbeat:
+    """Extend a running job's lease from a side thread while its handler works.
+
+    A handler deep in a long transcription reports no progress for minutes; the lease
+    must still say the worker is alive. If the worker process dies, so does this thread,
+    and the lease runs out.
+    """
+
+    def __init__(self, app: Flask, job_id: uuid.UUID) -> None:
+        self.app, self.job_id = app, job_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        with self.app.app_context():
+            seconds = lease_seconds()
+            while not self.stop.wait(max(0.5, seconds / 3)):
+                try:
+                    db.session.execute(
+                        sa.update(Job)
+                        .where(Job.id == self.job_id, Job.status == JobStatus.running)
+                        .values(lease_until=utcnow() + timedelta(seconds=seconds))
+                    )
+                    db.session.commit()
+                except Exception:  # a missed beat is retried at the next one
+                    log.exception("could not extend the lease of job %s", self.job_id)
+                    db.session.rollback()
+            db.session.remove()
+
+
 def run_job(job_id: uuid.UUID) -> None:
     """Run one job to success, retry or failure."""
     if not claim(job_id):
@@ -102,7 +141,8 @@ def run_job(job_id: uuid.UUID) -> None:
     try:
         if handler is None:
             raise PermanentJobError(f"no handler for jobs of kind {job.kind!r}")
-        handler(JobContext(job))
+        with _Heartbeat(current_app._get_current_object(), job_id):  # type: ignore[attr-defined]
+            handler(JobContext(job))
     except Exception as exc:
         db.session.rollback()
         job = db.session.get_one(Job, job_id)

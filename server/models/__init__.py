@@ -22,6 +22,7 @@ from server.models.journals import (
     ShareLink,
     SpanKind,
 )
+from server.models.search import SearchEntry
 from server.models.studies import (
     Assignment,
     Channel,
@@ -56,6 +57,7 @@ __all__ = [
     "Moment",
     "ReviewComment",
     "Role",
+    "SearchEntry",
     "ShareLink",
     "SpanKind",
     "Study",

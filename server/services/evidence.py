@@ -37,7 +37,7 @@ from server.models import (
     VisitStatus,
     utcnow,
 )
-from server.services import access, audit
+from server.services import access, audit, search
 from server.services.idempotency import create_once
 from server.storage import (
     BlobStore,
@@ -228,6 +228,7 @@ def _create_item(
             )
         else:
             item.status = EvidenceStatus.ready
+            search.index_note(item)
     return item, created
 
 

@@ -22,6 +22,7 @@ from server.media.photos import inspect_photo, make_derivatives, perceptual_hash
 from server.media.trust import looks_reused, trust_flags
 from server.models import Evidence, EvidenceKind, EvidenceStatus, Job, Target, Visit
 from server.services.evidence import store
+from server.services.transcripts import request_transcript
 from transcription.audio import probe
 from transcription.errors import TranscriptionError
 
@@ -62,6 +63,8 @@ def process_evidence(ctx: JobContext) -> None:
             raise PermanentJobError(f"{error.code}: {error.message}") from error
     item.status = EvidenceStatus.ready
     item.failure_code = item.failure_reason = None
+    if item.kind == EvidenceKind.audio and current_app.config["AUTO_TRANSCRIBE"]:
+        request_transcript(item)
 
 
 def _process_photo(item: Evidence, path: str) -> None:

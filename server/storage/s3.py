@@ -108,7 +108,8 @@ class S3BlobStore(BlobStore):
         """Store a stream once under its sha256; leave nothing behind if it is refused.
 
         Raise ``StorageUnavailable`` when S3 cannot be reached: nothing is stored then,
-        and the caller must not acknowledge the upload.
+        and the caller must not acknowledge the upload. Two writers racing with the same
+        bytes may both report ``created``; they still leave one object.
         """
         expected = normalise_expected_sha256(expected_sha256)
         reader = HashingReader(fileobj, size_limit=size_limit, chunk_size=CHUNK_SIZE)

@@ -1,0 +1,5 @@
+"""Run the fieldbook command as `python -m server.cli`."""
+
+from server.cli import main
+
+main()
