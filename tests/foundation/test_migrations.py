@@ -12,8 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from flask import Flask
 
 from server import create_app, migrate
-from server.migrate import include_object
 from server.extensions import db
+from server.migrate import include_object
 from server.models import Base
 from tests.conftest import app_config
 from tests.services import create_postgres_database, drop_postgres_database
