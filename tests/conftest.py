@@ -21,7 +21,7 @@ from server import create_app, migrate
 from server.extensions import db
 from server.models import Membership, Role, Study, User
 from server.services import accounts
-from tests.services import create_postgres_database, drop_postgres_database
+from tests.services import SHARED, create_postgres_database, drop_postgres_database
 
 BACKENDS = ["sqlite", "postgres"]
 PASSWORD = "correct horse battery staple"
@@ -36,6 +36,8 @@ def app_config(tmp: Path, url: str, **extra: Any) -> dict[str, Any]:
         "DATABASE_URL": url,
         "JOBS": "immediate",
         "LOGIN_RATE_LIMIT": "10000 per minute",
+        # the tiny model in shared/: nothing is ever downloaded in tests
+        "WHISPER_MODEL": str(SHARED / "models" / "faster-whisper-tiny.en"),
         "SESSION_COOKIE_SECURE": True,
         # cheap hashes keep fixtures fast; production uses Argon2id's defaults
         "PASSWORD_HASH_TIME_COST": 1,

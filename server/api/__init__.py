@@ -9,6 +9,7 @@ from server.api import (
     audit,
     auth,
     evidence,
+    findings,
     planning,
     studies,
     transcripts,
@@ -27,6 +28,7 @@ BLUEPRINTS = (
     visits.blp,
     evidence.blp,
     transcripts.blp,
+    findings.blp,
     audit.blp,
 )
 

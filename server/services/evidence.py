@@ -125,6 +125,9 @@ def ingest(user: User, visit: Visit, stream: IO[bytes], capture: Capture) -> tup
     head = stream.read(SNIFF_BYTES)
     mime = check_type(head, capture)
     body = _Rejoined(head, stream)
+    # Nothing is pending here. On SQLite every transaction holds the write lock (BEGIN
+    # IMMEDIATE), so end this one before streaming into the store (S3 can be slow).
+    db.session.commit()
     try:
         stored = store().put_stream(
             body, expected_sha256=capture.expected_sha256, size_limit=size_limit(capture.kind)

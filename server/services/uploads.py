@@ -42,6 +42,12 @@ class Gone(AppError):
     status, code, message = 410, "upload.expired", "This upload expired; start it again."
 
 
+class Busy(AppError):
+    """Another request holds the upload's lock."""
+
+    status, code, message = 423, "upload.locked", "Another request is writing to this upload."
+
+
 @dataclass(frozen=True)
 class Progress:
     """What a client needs to know about an upload."""
@@ -155,6 +161,8 @@ def create(user: User, length: int | None, metadata_header: str) -> Upload:
             "Upload-Metadata.kind", "Notes are sent as text.", "evidence.kind_invalid"
         )
     visit = evidence.visit_for_capture(user, visit_id)
+    # abandoned uploads are never asked about again: each new one makes room first
+    reclaim_expired()
     limit = evidence.size_limit(kind)
     if length > limit:
         raise AppError(
@@ -186,7 +194,7 @@ def create(user: User, length: int | None, metadata_header: str) -> Upload:
             "longitude": _float(meta, "longitude", -180, 180),
             "accuracy_m": _float(meta, "accuracy_m", 0, 1e7),
         },
-        expires_at=utcnow() + timedelta(hours=int(current_app.config["UPLOAD_EXPIRY_HOURS"])),
+        expires_at=utcnow() + timedelta(hours=float(current_app.config["UPLOAD_EXPIRY_HOURS"])),
     )
     db.session.add(upload)
     db.session.flush()
@@ -225,9 +233,7 @@ def _exclusive(upload_id: uuid.UUID) -> Iterator[None]:
         try:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:
-            raise AppError(
-                "Another request is writing to this upload.", status=423, code="upload.locked"
-            ) from error
+            raise Busy() from error
         try:
             yield
         finally:
@@ -280,7 +286,11 @@ def append(
                 code="upload.too_large",
                 errors={"Content-Length": [f"At most {room}."]},
             )
-        written = _write(upload, current, body, room, checksum)
+        upload_id = upload.id
+        # On SQLite every transaction holds the write lock (BEGIN IMMEDIATE): end this one
+        # before waiting on the client's network, or one slow phone stalls every request.
+        db.session.commit()
+        written = _write(upload_id, current, body, room, checksum)
         if current == 0 and written:
             _check_head(upload)
         if current + written == upload.length:
@@ -289,9 +299,13 @@ def append(
 
 
 def _write(
-    upload: Upload, offset: int, body: IO[bytes], room: int, checksum: tuple[str, bytes] | None
+    upload_id: uuid.UUID,
+    offset: int,
+    body: IO[bytes],
+    room: int,
+    checksum: tuple[str, bytes] | None,
 ) -> int:
-    part = _part(upload.id)
+    part = _part(upload_id)
     target = part.with_suffix(".chunk") if checksum else part
     digest = CHECKSUMS[checksum[0]]() if checksum else None
     written = 0
@@ -372,15 +386,19 @@ def _finish(user: User, upload: Upload) -> Progress:
     upload.completed_at = utcnow()
     upload.evidence_id = item.id
     db.session.commit()
-    _part(upload.id).unlink(missing_ok=True)
-    (spool_dir() / f"{upload.id}.lock").unlink(missing_ok=True)
+    _remove_files(upload.id)
     return Progress(upload, upload.length, item.id)
+
+
+def _remove_files(upload_id: uuid.UUID) -> None:
+    # a checksummed chunk cut off by a crash leaves its side file behind too
+    for suffix in (".part", ".chunk", ".lock"):
+        (spool_dir() / f"{upload_id}{suffix}").unlink(missing_ok=True)
 
 
 def discard(upload: Upload) -> None:
     """Remove an unfinished upload and its bytes."""
-    for suffix in (".part", ".chunk", ".lock"):
-        (spool_dir() / f"{upload.id}{suffix}").unlink(missing_ok=True)
+    _remove_files(upload.id)
     if upload.completed_at is None:
         db.session.delete(upload)
 
@@ -394,16 +412,27 @@ def terminate(upload: Upload) -> None:
 
 
 def reclaim_expired() -> int:
-    """Remove expired unfinished uploads and their bytes; return how many."""
-    expired = list(
-        db.session.scalars(
-            sa.select(Upload).where(Upload.completed_at.is_(None), Upload.expires_at <= utcnow())
-        )
-    )
-    for upload in expired:
-        discard(upload)
-    db.session.commit()
-    return len(expired)
+    """Remove expired unfinished uploads and their bytes; return how many.
+
+    An upload a PATCH is still writing to is left for a later sweep, and one that another
+    request removed first is simply skipped.
+    """
+    expired = db.session.scalars(
+        sa.select(Upload.id).where(Upload.completed_at.is_(None), Upload.expires_at <= utcnow())
+    ).all()
+    reclaimed = 0
+    for upload_id in expired:
+        try:
+            with _exclusive(upload_id):
+                gone = db.session.execute(
+                    sa.delete(Upload).where(Upload.id == upload_id, Upload.completed_at.is_(None))
+                )
+                db.session.commit()
+                _remove_files(upload_id)
+        except Busy:
+            continue
+        reclaimed += gone.rowcount  # type: ignore[attr-defined]
+    return reclaimed
 
 
 def evidence_of(upload: Upload) -> Evidence | None:
