@@ -10,6 +10,7 @@ from server.api import (
     auth,
     evidence,
     findings,
+    journals,
     planning,
     studies,
     transcripts,
@@ -29,6 +30,7 @@ BLUEPRINTS = (
     evidence.blp,
     transcripts.blp,
     findings.blp,
+    journals.blp,
     audit.blp,
 )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -83,3 +84,41 @@ def citation(row: Citation) -> reports.Citation:
     elif row.span_kind == SpanKind.text:
         span = reports.TextSpan(int(row.char_start or 0), int(row.char_end or 0))
     return reports.Citation(str(row.evidence_id), span)
+
+
+def call_metrics(evidence_id: str, metrics: dict[str, Any]) -> reports.CallMetrics:
+    """Turn stored call metrics (transcription's form) into what journals cite."""
+    holds = tuple(
+        reports.HoldPeriod(float(a), float(b))
+        for a, b in (metrics.get("hold") or {}).get("ranges", [])
+        if float(b) > float(a)
+    )
+    transfers = tuple(
+        reports.Transfer(float(m["range"][0]), float(m["range"][1]), m.get("phrase", ""))
+        for m in metrics.get("transfers", [])
+        if float(m["range"][1]) > float(m["range"][0])
+    )
+    repeats = tuple(
+        reports.Repeat(float(a), float(b), r.get("item", ""))
+        for r in metrics.get("repeated_requests", [])
+        for a, b in r.get("ranges", [])[1:]  # the first asking is not a repeat
+        if float(b) > float(a)
+    )
+    return reports.CallMetrics(evidence_id, holds, transfers, repeats)
+
+
+def web_step(row: Evidence) -> reports.WebStep | None:
+    """Read one web step's details from its evidence metadata, if it is one."""
+    step = (row.media_info or {}).get("client") or {}
+    try:
+        return reports.WebStep(
+            visit_id=str(row.visit_id),
+            number=int(step["number"]),
+            action=str(step.get("action", "")),
+            url=str(step.get("url", "")),
+            screenshot_evidence_id=str(step.get("screenshot_evidence_id") or row.id),
+            duration_s=float(step.get("duration_s") or 0.0),
+            error=step.get("error") or None,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
