@@ -11,4 +11,6 @@ if [ -z "${FIELDBOOK_WHISPER_MODEL:-}" ] && [ -d ../shared/models/faster-whisper
   export FIELDBOOK_WHISPER_MODEL="$(cd ../shared/models && pwd)/faster-whisper-tiny.en"
 fi
 .venv/bin/fieldbook init
+# a sample study on an empty install, so there is something to look at
+.venv/bin/fieldbook demo --if-empty
 exec .venv/bin/fieldbook serve --host "${FIELDBOOK_HOST:-127.0.0.1}" --port "${FIELDBOOK_PORT:-5000}"

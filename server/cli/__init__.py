@@ -7,7 +7,7 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from server.app import create_app
-from server.cli import admin, journals, runtime, spec
+from server.cli import admin, demo, journals, runtime, spec
 from server.config import ConfigError
 
 
@@ -30,4 +30,5 @@ main.add_command(admin.db_group)
 main.add_command(admin.users_group)
 main.add_command(admin.init)
 main.add_command(journals.journals_group)
+main.add_command(demo.demo_command)
 main.add_command(spec.openapi_group)

@@ -97,8 +97,10 @@ def visit_for_capture(user: User, visit_id: uuid.UUID) -> Visit:
 
 def check_type(head: bytes, capture: Capture) -> str:
     """Sniff the first bytes; return the mime type or raise a 415 naming the file."""
+    # a web step is kept as its screenshot; its details travel as metadata
+    kind = EvidenceKind.screenshot if capture.kind == EvidenceKind.web_step else capture.kind
     try:
-        sniffed = sniff(head, capture.kind.value, capture.filename or None)
+        sniffed = sniff(head, kind.value, capture.filename or None)
     except MediaRejected as rejected:
         status = 422 if rejected.code == "media.empty" else 415
         raise AppError(

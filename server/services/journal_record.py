@@ -21,6 +21,7 @@ from server.models import (
     EvidenceKind,
     EvidenceStatus,
     Finding,
+    FindingKind,
     Journey,
     Moment,
     Study,
@@ -158,7 +159,7 @@ def build_record(study: Study, *, embed_photos: bool) -> reports.StudyRecord:
         findings=tuple(
             reports.Finding(
                 id=str(f.id),
-                kind=f.kind.value,
+                kind=FindingKind(f.kind).value,
                 severity=f.severity,
                 title=f.title,
                 body=f.body,
