@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
         "video": 4 * 1024**3,
         "document": 100 * 1024**2,
         "note": 1024**2,
-        "web_step": 20 * 1024**2,
+        "web_step": 64 * 1024,
     },
     "MULTIPART_MAX_BYTES": 32 * 1024**2,  # larger files go through resumable uploads
     "UPLOAD_SPOOL": None,  # default: <DATA_DIR>/uploads

@@ -10,6 +10,7 @@ services the API uses.
 from __future__ import annotations
 
 import io
+import json
 import secrets
 import uuid
 from collections.abc import Callable
@@ -354,20 +355,34 @@ def build(call_audio: Path | None, say: Say, password: str | None = None) -> Dem
         ),
     ]
     for number, (action, url, title, error, seconds) in enumerate(steps, start=1):
+        at = web_start + timedelta(minutes=2 * number)
+        status = "error" if error else "ok"
         _file(
             ria,
             web,
             _screenshot(title, error),
-            f"step-{number}.png",
+            f"step-{number:02d}.png",
+            EvidenceKind.screenshot,
+            at,
+            metadata={"web_step": number, "url": url, "status": status},
+        )
+        record = {
+            "number": number,
+            "type": action,
+            "url": url,
+            "title": title,
+            "duration_ms": round(seconds * 1000),
+            "error": error,
+            "status": status,
+        }
+        _file(
+            ria,
+            web,
+            json.dumps(record).encode(),
+            f"step-{number:02d}.json",
             EvidenceKind.web_step,
-            web_start + timedelta(minutes=2 * number),
-            metadata={
-                "number": number,
-                "action": action,
-                "url": url,
-                "duration_s": seconds,
-                "error": error,
-            },
+            at,
+            metadata=record,
         )
 
     db.session.commit()

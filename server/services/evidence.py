@@ -10,6 +10,7 @@ copies, probing) runs as a job afterwards.
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -97,16 +98,38 @@ def visit_for_capture(user: User, visit_id: uuid.UUID) -> Visit:
 
 def check_type(head: bytes, capture: Capture) -> str:
     """Sniff the first bytes; return the mime type or raise a 415 naming the file."""
-    # a web step is kept as its screenshot; its details travel as metadata
-    kind = EvidenceKind.screenshot if capture.kind == EvidenceKind.web_step else capture.kind
+    if capture.kind == EvidenceKind.web_step:
+        return _check_web_step(head)
     try:
-        sniffed = sniff(head, kind.value, capture.filename or None)
+        sniffed = sniff(head, capture.kind.value, capture.filename or None)
     except MediaRejected as rejected:
         status = 422 if rejected.code == "media.empty" else 415
         raise AppError(
             rejected.message, status=status, code=rejected.code, errors={"file": [rejected.message]}
         ) from rejected
     return sniffed.mime
+
+
+def _check_web_step(head: bytes) -> str:
+    """A web step is the JSON record of one step of a website visit (its screenshot is
+    separate ``screenshot`` evidence); it must be a whole JSON object."""
+    try:
+        record = json.loads(head.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise AppError(
+            "A web step is a JSON object (at most 64 KiB).",
+            status=415,
+            code="webstep.invalid",
+            errors={"file": ["Not a JSON object."]},
+        ) from error
+    if not isinstance(record, dict):
+        raise AppError(
+            "A web step is a JSON object.",
+            status=415,
+            code="webstep.invalid",
+            errors={"file": ["Not a JSON object."]},
+        )
+    return "application/json"
 
 
 def _record_blob(stored: StoredBlob, mime: str) -> None:

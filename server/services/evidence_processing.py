@@ -26,7 +26,7 @@ from server.services.transcripts import request_transcript
 from transcription.audio import probe
 from transcription.errors import TranscriptionError
 
-PHOTO_KINDS = frozenset({EvidenceKind.photo, EvidenceKind.screenshot, EvidenceKind.web_step})
+PHOTO_KINDS = frozenset({EvidenceKind.photo, EvidenceKind.screenshot})
 MEDIA_KINDS = frozenset({EvidenceKind.audio, EvidenceKind.video})
 OPEN_VISIT = timedelta(hours=12)
 

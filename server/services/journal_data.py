@@ -107,17 +107,32 @@ def call_metrics(evidence_id: str, metrics: dict[str, Any]) -> reports.CallMetri
     return reports.CallMetrics(evidence_id, holds, transfers, repeats)
 
 
-def web_step(row: Evidence) -> reports.WebStep | None:
-    """Read one web step's details from its evidence metadata, if it is one."""
+def screenshots_by_step(items: Iterable[Evidence]) -> dict[tuple[str, int], str]:
+    """Map (visit id, step number) to the screenshot taken at that step of a website visit."""
+    found: dict[tuple[str, int], str] = {}
+    for row in items:
+        if row.kind == EvidenceKind.screenshot:
+            number = ((row.media_info or {}).get("client") or {}).get("web_step")
+            if isinstance(number, int):
+                found[(str(row.visit_id), number)] = str(row.id)
+    return found
+
+
+def web_step(row: Evidence, screenshots: dict[tuple[str, int], str]) -> reports.WebStep | None:
+    """Read one step of a website visit from its record (``fieldkit web-visit``'s JSON)."""
     step = (row.media_info or {}).get("client") or {}
     try:
+        number = int(step["number"])
+        seconds = step.get("duration_s")
+        if seconds is None:
+            seconds = float(step.get("duration_ms") or 0) / 1000
         return reports.WebStep(
             visit_id=str(row.visit_id),
-            number=int(step["number"]),
-            action=str(step.get("action", "")),
+            number=number,
+            action=str(step.get("action") or step.get("type") or ""),
             url=str(step.get("url", "")),
-            screenshot_evidence_id=str(step.get("screenshot_evidence_id") or row.id),
-            duration_s=float(step.get("duration_s") or 0.0),
+            screenshot_evidence_id=screenshots.get((str(row.visit_id), number), str(row.id)),
+            duration_s=float(seconds),
             error=step.get("error") or None,
         )
     except (KeyError, TypeError, ValueError):

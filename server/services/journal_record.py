@@ -94,6 +94,7 @@ def build_record(study: Study, *, embed_photos: bool) -> reports.StudyRecord:
                 item = _with_display(item, thumb.read())
         items.append(item)
     transcripts, metrics = _calls(evidence)
+    screenshots = journal_data.screenshots_by_step(evidence)
     citations = list(db.session.scalars(sa.select(Citation).where(Citation.study_id == study.id)))
     by_moment: dict[uuid.UUID, list[reports.Citation]] = {}
     by_finding: dict[uuid.UUID, list[reports.Citation]] = {}
@@ -138,7 +139,9 @@ def build_record(study: Study, *, embed_photos: bool) -> reports.StudyRecord:
         web_steps=tuple(
             step
             for step in (
-                journal_data.web_step(e) for e in evidence if e.kind == EvidenceKind.web_step
+                journal_data.web_step(e, screenshots)
+                for e in evidence
+                if e.kind == EvidenceKind.web_step
             )
             if step is not None
         ),

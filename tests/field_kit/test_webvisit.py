@@ -214,11 +214,6 @@ def test_manual_recording_logs_what_a_person_does(kit: Kit, website: str) -> Non
 
 
 @pytest.mark.usefixtures("evidence_api")
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the server's type sniffing refuses kind web_step (media.kind_invalid, 415)",
-)
 def test_recorded_web_visit_syncs_as_evidence(
     signed_in: Kit, team: Team, website: str, tmp_path: Path
 ) -> None:
