@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_app_context
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf import CSRFProtect
@@ -55,10 +55,20 @@ def create_engine(url: str, *, echo: bool = False) -> sa.Engine:
             url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        # let SQLAlchemy own transactions: pysqlite's implicit BEGIN misses SAVEPOINTs
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    """Begin a transaction; one that may write takes SQLite's write lock up front.
+
+    Taking it at the start means two writers queue (busy_timeout) instead of failing when
+    one would upgrade a read snapshot that the other has since changed. Requests marked
+    read-only share the database: under WAL, readers never wait for the writer.
+    """
+    read_only = has_app_context() and bool(g.get("read_only"))
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

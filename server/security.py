@@ -15,6 +15,9 @@ from server.jobs import jobs
 from server.services import accounts
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# reads that leave an audit row behind, so their transaction writes
+AUDITED_READS = frozenset({"evidence.EvidenceOriginal", "share.view", "transcripts.TranscriptById"})
 CSP = "; ".join(
     [
         "default-src 'self'",
@@ -40,6 +43,11 @@ def limit_body() -> None:
         request.max_content_length = int(current_app.config["MULTIPART_MAX_BYTES"])
     else:
         request.max_content_length = int(current_app.config["MAX_JSON_BYTES"])
+
+
+def mark_read_only() -> None:
+    """Let reads that write nothing share the database (see ``extensions._sqlite_begin``)."""
+    g.read_only = request.method in SAFE_METHODS and request.endpoint not in AUDITED_READS
 
 
 def authenticate() -> None:
@@ -99,6 +107,7 @@ def security_headers(response: Response) -> Response:
 
 def install_security(app: Flask) -> None:
     """Register authentication, transaction and header hooks on the app."""
+    app.before_request(mark_read_only)
     app.before_request(limit_body)
     app.before_request(authenticate)
     app.after_request(finish_transaction)

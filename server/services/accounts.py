@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from sqlalchemy.exc import OperationalError
 
 from server.errors import Conflict, NotFound, Unauthorized, field_error
 from server.extensions import db
@@ -122,23 +123,35 @@ def issue_token(
 
 def user_for_token(secret: str, ip: str | None) -> User | None:
     """Return the user of a live token and note its use, or None."""
-    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
+    # one query for token and user: this runs before every token-authenticated request
+    row = db.session.execute(
+        sa.select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _digest(secret))
+    ).first()
+    if row is None:
+        return None
+    token, user = row
     now = utcnow()
-    if token is None or token.revoked_at is not None:
+    if token.revoked_at is not None:
         return None
     if token.expires_at is not None and token.expires_at <= now:
         return None
-    user = db.session.get(User, token.user_id)
-    if user is None or not user.is_active:
+    if not user.is_active:
         return None
     # write last use at most once a minute so reads do not turn into writes
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        db.session.execute(
-            sa.update(ApiToken)
-            .where(ApiToken.id == token.id)
-            .values(last_used_at=now, last_used_ip=ip)
-        )
-        db.session.commit()
+        try:
+            db.session.execute(
+                sa.update(ApiToken)
+                .where(ApiToken.id == token.id)
+                .values(last_used_at=now, last_used_ip=ip)
+            )
+            db.session.commit()
+        except OperationalError:
+            # a read-only request lost the race for SQLite's write lock: the note of last
+            # use waits for the next request; the request itself goes on
+            db.session.rollback()
     return user
 
 
