@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from server import migrate
 from server.errors import AppError
 from server.extensions import db
+from server.models import User
 from server.services import accounts
 
 PASSWORD_ENV = "FIELDBOOK_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
@@ -69,6 +70,13 @@ def _password(prompt: bool) -> str:
     raise click.ClickException(f"Set {PASSWORD_ENV} or run in a terminal to be asked.")
 
 
+def _existing_user(email: str) -> User:
+    user = accounts.find_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user {email}.")
+    return user
+
+
 def _fail(error: AppError) -> click.ClickException:
     return click.ClickException(f"{error.message} ({error.code})")
 
@@ -93,9 +101,7 @@ def users_create(email: str, name: str, admin: bool) -> None:
 @with_appcontext
 def users_disable(email: str) -> None:
     """Disable a user: sessions end and device tokens are revoked."""
-    user = accounts.find_user_by_email(email)
-    if user is None:
-        raise click.ClickException(f"No user {email}.")
+    user = _existing_user(email)
     accounts.set_active(user, False)
     db.session.commit()
     click.echo(f"Disabled {user.email}; sessions ended, tokens revoked.")
@@ -106,9 +112,7 @@ def users_disable(email: str) -> None:
 @with_appcontext
 def users_enable(email: str) -> None:
     """Enable a disabled user again."""
-    user = accounts.find_user_by_email(email)
-    if user is None:
-        raise click.ClickException(f"No user {email}.")
+    user = _existing_user(email)
     accounts.set_active(user, True)
     db.session.commit()
     click.echo(f"Enabled {user.email}.")
@@ -119,9 +123,7 @@ def users_enable(email: str) -> None:
 @with_appcontext
 def users_tokens(email: str) -> None:
     """List a user's device tokens with their last use."""
-    user = accounts.find_user_by_email(email)
-    if user is None:
-        raise click.ClickException(f"No user {email}.")
+    user = _existing_user(email)
     for token in accounts.list_tokens(user):
         state = "revoked" if token.revoked_at else "active"
         used = token.last_used_at.isoformat() if token.last_used_at else "never"
@@ -134,9 +136,7 @@ def users_tokens(email: str) -> None:
 @with_appcontext
 def users_revoke_token(email: str, token_id: str) -> None:
     """Revoke one device token of a user."""
-    user = accounts.find_user_by_email(email)
-    if user is None:
-        raise click.ClickException(f"No user {email}.")
+    user = _existing_user(email)
     try:
         accounts.revoke_token(user, uuid.UUID(token_id))
     except (AppError, ValueError) as error:
