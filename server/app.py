@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
 
-from server import errors
+from server import errors, health
 from server.api import register_api
 from server.config import load_config
 from server.extensions import csrf, db, limiter
 from server.jobs import jobs
+from server.logs import configure_logging
 from server.security import install_security
 from server.services import evidence_processing, transcripts  # noqa: F401 - register jobs
 from server.services.accounts import password_hasher
@@ -23,7 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create a Fieldbook app; ``config`` overrides everything else (tests use it)."""
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    configure_logging(app)
 
     db.init_app(app)
     csrf.init_app(app)
@@ -36,5 +36,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     install_security(app)
     register_api(app)
     register_pages(app)
+    app.register_blueprint(health.bp)
     errors.register_error_handlers(app)
     return app

@@ -1,0 +1,1 @@
+"""The scale profile: readiness, structured logs, the stack run for real."""
