@@ -9,7 +9,14 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from server.api.common import InSchema, OutSchema, SelectPage, created_or_existing, text
+from server.api.common import (
+    InSchema,
+    OutSchema,
+    SelectPage,
+    created_or_existing,
+    for_changes,
+    text,
+)
 from server.models import Channel, EvidenceKind, Study, Visit, VisitStatus
 from server.services import access, visits
 
@@ -146,9 +153,7 @@ class Visits(MethodView):
     @blp.alt_response(200, schema=VisitOutSchema, description="The same create repeated")
     def post(self, data: dict[str, Any], study_id: uuid.UUID) -> Any:
         """Start a visit (researchers); send a client UUID so retries never duplicate it."""
-        user = access.current_user()
-        study = access.get(Study, study_id, user)
-        return created_or_existing(*visits.create_visit(user, study, data))
+        return created_or_existing(*visits.create_visit(access.current_user(), study_id, data))
 
 
 @blp.route("/visits/<uuid:visit_id>")
@@ -158,7 +163,7 @@ class VisitById(MethodView):
         """Show a visit."""
         return access.get(Visit, visit_id, access.current_user())
 
-    @blp.arguments(VisitUpdateSchema(partial=True))
+    @blp.arguments(for_changes(VisitUpdateSchema))
     @blp.response(200, VisitOutSchema)
     def patch(self, data: dict[str, Any], visit_id: uuid.UUID) -> Any:
         """Change your visit while it is a draft or returned."""

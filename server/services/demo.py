@@ -250,7 +250,7 @@ def build(call_audio: Path | None, say: Say, password: str | None = None) -> Dem
     ) -> uuid.UUID:
         row, _ = visits.create_visit(
             ria,
-            study,
+            study.id,
             {
                 "channel": channel,
                 "target_id": target_id,

@@ -57,13 +57,7 @@ def create_once(
     it may not see is answered as a conflict without revealing anything about it.
     """
     digest = content_hash(payload)
-    if client_uuid is not None:
-        existing = _existing(model, client_uuid)
-        if existing is not None:
-            if not visible(existing):
-                raise Conflict("This client UUID is taken.", code="idempotency.conflict")
-            _same_or_conflict(existing, digest)
-            return existing, False
+    # insert first: a repeat is the rare case, found by the unique constraint
     record = build()
     record.client_uuid = client_uuid  # type: ignore[attr-defined]
     record.client_hash = digest if client_uuid is not None else None  # type: ignore[attr-defined]

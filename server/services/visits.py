@@ -35,9 +35,9 @@ TRANSITIONS: dict[tuple[VisitStatus, VisitStatus], frozenset[str]] = {
 EDITABLE = frozenset({VisitStatus.draft, VisitStatus.returned})
 
 
-def create_visit(user: User, study: Study, data: dict[str, Any]) -> tuple[Visit, bool]:
+def create_visit(user: User, study_id: uuid.UUID, data: dict[str, Any]) -> tuple[Visit, bool]:
     """Start a visit for the calling researcher; repeats with the same client UUID are safe."""
-    access.require_role(user, study.id, {Role.researcher})
+    study = access.get(Study, study_id, user, {Role.researcher})
     studies.check_references(study, data)
     assignment_id = data.get("assignment_id")
     if assignment_id is not None:
