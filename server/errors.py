@@ -90,7 +90,14 @@ def error_payload(
     status: int, code: str, message: str, errors: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Return the error body shared by every API error."""
-    return {"code": code, "status": status, "message": message, "errors": errors or {}}
+    return {"code": code, "status": status, "message": message, "errors": _named(errors or {})}
+
+
+def _named(errors: Any) -> Any:
+    """Give every offending field a string name (a nameless form part arrives as None)."""
+    if isinstance(errors, dict):
+        return {str(name): _named(value) for name, value in errors.items()}
+    return errors
 
 
 def flatten_validation_errors(messages: dict[str, Any]) -> dict[str, Any]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask_smorest import Page
+from flask import Request
+from flask_smorest import Blueprint, Page
+from flask_smorest.fields import Upload
+from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict, FileStorage
 
 from server.extensions import db
 
@@ -22,11 +27,91 @@ class ErrorSchema(ma.Schema):
     )
 
 
+UNSTORABLE_TEXT = "Must not contain NUL characters or unpaired surrogates."
+
+
+def storable(value: Any) -> bool:
+    """Tell whether decoded input holds only text that every database column can keep.
+
+    PostgreSQL text refuses NUL, and no database encodes an unpaired UTF-16 surrogate
+    (JSON's ``"\\ud800"``); either would fail in the database instead of as a 422.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
+    if isinstance(value, Mapping):
+        return all(storable(key) and storable(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return all(storable(item) for item in value)
+    return True
+
+
 class InSchema(ma.Schema):
     """Base for request bodies and query strings: unknown fields are an error."""
 
     class Meta:
         unknown = ma.RAISE
+
+    @ma.pre_load
+    def refuse_unstorable_text(self, data: Any, **kwargs: Any) -> Any:
+        """Name every field whose text no database could keep, before anything else."""
+        if isinstance(data, Mapping):
+            bad = {
+                str(name): [UNSTORABLE_TEXT]
+                for name, value in data.items()
+                if not (storable(name) and storable(value))
+            }
+            if bad:
+                raise ma.ValidationError(bad)
+        return data
+
+
+def for_changes(schema_class: type[ma.Schema]) -> ma.Schema:
+    """Return ``schema_class`` with each of its own fields optional, for PATCH bodies.
+
+    ``partial=True`` would reach into nested schemas as well and let a change store,
+    say, a checklist item without its question.
+    """
+    return schema_class(partial=tuple(schema_class().fields))
+
+
+class MultipartParser(FlaskParser):
+    """webargs' Flask parser, plus one location: a multipart body's fields and files together."""
+
+    __location_map__ = {
+        **FlaskParser.__location_map__,
+        "form_and_files": "load_form_and_files",
+    }
+
+    def load_form_and_files(self, req: Request, schema: ma.Schema) -> Any:
+        """Read the form fields and the files of a multipart body as one mapping."""
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
+
+
+class FilePart(Upload):
+    """A file of a multipart body, documented as binary; a plain text field is refused."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, FileStorage):
+            raise ma.ValidationError("Send a file.")
+        return value
+
+
+class MultipartBlueprint(Blueprint):
+    """A blueprint whose views may take a file and its form fields as one argument.
+
+    An OpenAPI 3 operation has one request body; reading the fields and the files as
+    separate arguments would document the fields as (invalid) ``formData`` parameters.
+    """
+
+    ARGUMENTS_PARSER = MultipartParser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+        **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "form_and_files": "multipart/form-data",
+    }
 
 
 class OutSchema(ma.Schema):

@@ -13,9 +13,16 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, redirect, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from server.api.common import InSchema, OutSchema, SelectPage, created_or_existing, text
+from server.api.common import (
+    FilePart,
+    InSchema,
+    MultipartBlueprint,
+    OutSchema,
+    SelectPage,
+    created_or_existing,
+    text,
+)
 from server.errors import field_error
 from server.models import EvidenceKind, EvidenceStatus
 from server.services import evidence as evidence_service
@@ -23,7 +30,7 @@ from server.services import evidence_access
 from server.services.access import current_user
 from server.services.evidence import Capture
 
-blp = Blueprint("evidence", __name__, description="Evidence items of visits")
+blp = MultipartBlueprint("evidence", __name__, description="Evidence items of visits")
 
 HEX64 = ma.validate.Regexp(r"^[0-9a-fA-F]{64}$", error="Not a sha256 in hex.")
 
@@ -64,6 +71,7 @@ class EvidenceOutSchema(OutSchema):
 
 
 class FileFormSchema(InSchema):
+    file = FilePart(required=True)
     kind = ma.fields.Enum(EvidenceKind, required=True)
     client_uuid = ma.fields.UUID(allow_none=True, load_default=None)
     captured_at = ma.fields.AwareDateTime(allow_none=True, load_default=None)
@@ -92,10 +100,6 @@ class FileFormSchema(InSchema):
             raise ma.ValidationError("Must be a JSON object.")
 
 
-class FileSchema(ma.Schema):
-    file = ma.fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
-
-
 class NoteInSchema(InSchema):
     client_uuid = ma.fields.UUID(allow_none=True, load_default=None)
     text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1_000_000))
@@ -110,15 +114,14 @@ class VisitEvidence(MethodView):
         """List a visit's evidence in capture order."""
         return evidence_service.list_query(current_user(), visit_id)
 
-    @blp.arguments(FileFormSchema, location="form")
-    @blp.arguments(FileSchema, location="files")
+    @blp.arguments(FileFormSchema, location="form_and_files")
     @blp.response(201, EvidenceOutSchema)
     @blp.alt_response(200, schema=EvidenceOutSchema, description="The same item sent again")
-    def post(self, form: dict[str, Any], files: dict[str, Any], visit_id: uuid.UUID) -> Any:
+    def post(self, form: dict[str, Any], visit_id: uuid.UUID) -> Any:
         """Add a file (up to the multipart limit) to your visit; send large files with tus."""
         user = current_user()
         visit = evidence_service.visit_for_capture(user, visit_id)
-        upload = files["file"]
+        upload = form["file"]
         capture = Capture(
             kind=form["kind"],
             client_uuid=form["client_uuid"],

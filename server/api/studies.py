@@ -9,7 +9,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from server.api.common import InSchema, OutSchema, SelectPage, text
+from server.api.common import InSchema, OutSchema, SelectPage, for_changes, text
 from server.models import Role, Study
 from server.services import access, studies
 
@@ -103,7 +103,7 @@ class StudyById(MethodView):
         """Show a study."""
         return access.get(Study, study_id, access.current_user())
 
-    @blp.arguments(StudyPatchSchema(partial=True))
+    @blp.arguments(for_changes(StudyPatchSchema))
     @blp.response(200, StudyOutSchema)
     def patch(self, data: dict[str, Any], study_id: uuid.UUID) -> Any:
         """Change a study (managers)."""

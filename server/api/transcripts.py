@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from server.api.common import InSchema, OutSchema, text
-from server.models import Evidence, Job, JobStatus, Study
+from server.models import Evidence, JobStatus, Study
 from server.services import access, search, transcripts
 from server.services.access import current_user
 
@@ -128,7 +128,7 @@ class JobById(MethodView):
     @blp.response(200, JobSchema)
     def get(self, job_id: uuid.UUID) -> Any:
         """Show a background job's status and progress."""
-        return access.get(Job, job_id, current_user())
+        return transcripts.job_for(current_user(), job_id)
 
 
 @blp.route("/evidence/<uuid:evidence_id>/jobs")

@@ -38,13 +38,9 @@ def openapi_group() -> None:
 @click.argument("output", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @with_appcontext
 def write(output: Path) -> None:
-    """Write the OpenAPI document to OUTPUT ('-' for standard output)."""
-    text = render_document(current_document())
-    if str(output) == "-":
-        click.echo(text, nl=False)
-        return
+    """Write the OpenAPI document to OUTPUT."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    output.write_text(render_document(current_document()), encoding="utf-8")
     click.echo(f"Wrote {output}.")
 
 

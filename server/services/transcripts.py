@@ -176,6 +176,14 @@ def _fail_item(job: Job, error: BaseException) -> None:
 FAILURE_HOOKS["transcription.transcribe"] = _fail_item
 
 
+def job_for(user: User, job_id: uuid.UUID) -> Job:
+    """Return a job the user may see; a job about an evidence item is as visible as the item."""
+    job = access.get(Job, job_id, user)
+    if job.subject_type == "evidence":
+        access.get(Evidence, job.subject_id_uuid, user)
+    return job
+
+
 def jobs_of(user: User, evidence_id: uuid.UUID) -> list[Job]:
     """List the jobs about an item the user may see, oldest first."""
     item = access.get(Evidence, evidence_id, user)
