@@ -147,6 +147,15 @@ def create(user: User, length: int | None, metadata_header: str) -> Upload:
             code="upload.length_required",
             errors={"Upload-Length": ["Required."]},
         )
+    if length == 0:
+        # a tus client counts an empty upload as done once created, so it would wait forever
+        # and become nothing: refuse it as an empty file sent in one request is refused
+        raise AppError(
+            "The file is empty.",
+            status=422,
+            code="media.empty",
+            errors={"Upload-Length": ["The file is empty."]},
+        )
     meta = parse_metadata(metadata_header)
     visit_id = _uuid(meta, "visit_id", required=True)
     assert visit_id is not None  # noqa: S101 - required above
@@ -215,8 +224,7 @@ def load(user: User, upload_id: uuid.UUID) -> Upload:
     if upload is None or upload.user_id != user.id:
         raise NotFound("No such upload.", code="upload.not_found")
     if upload.completed_at is None and upload.expires_at <= utcnow():
-        discard(upload)
-        db.session.commit()
+        _reclaim(upload.id)
         raise Gone()
     return upload
 
@@ -420,19 +428,22 @@ def reclaim_expired() -> int:
     expired = db.session.scalars(
         sa.select(Upload.id).where(Upload.completed_at.is_(None), Upload.expires_at <= utcnow())
     ).all()
-    reclaimed = 0
-    for upload_id in expired:
-        try:
-            with _exclusive(upload_id):
-                gone = db.session.execute(
-                    sa.delete(Upload).where(Upload.id == upload_id, Upload.completed_at.is_(None))
-                )
-                db.session.commit()
-                _remove_files(upload_id)
-        except Busy:
-            continue
-        reclaimed += gone.rowcount  # type: ignore[attr-defined]
-    return reclaimed
+    return sum(_reclaim(upload_id) for upload_id in expired)
+
+
+def _reclaim(upload_id: uuid.UUID) -> bool:
+    """Remove an expired upload's row and bytes unless a PATCH holds it; say if it went."""
+    try:
+        with _exclusive(upload_id):
+            # a bulk delete, so that two requests reclaiming the same upload do not collide
+            gone = db.session.execute(
+                sa.delete(Upload).where(Upload.id == upload_id, Upload.completed_at.is_(None))
+            )
+            db.session.commit()
+            _remove_files(upload_id)
+    except Busy:
+        return False
+    return bool(gone.rowcount)  # type: ignore[attr-defined]
 
 
 def evidence_of(upload: Upload) -> Evidence | None:
