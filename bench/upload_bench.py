@@ -380,11 +380,10 @@ def render(size: int, runs: int, growth: int, timings: dict[str, list[float]]) -
         )
         + ".",
         "",
-        "Where the time goes: a tus upload writes every byte twice, to the spool file and "
-        "then, once complete, through the hashing ingest into the blob store's temporary "
-        "file (both fsynced), and the processing job copies it once more; the PUT writes it "
-        "once. Publishing the spool file into the blob store by a hard link instead of a "
-        "copy needs a storage-level call that the store does not offer yet.",
+        "Where the time goes: a tus upload writes each byte once, to the spool file, "
+        "hashing it as it arrives; when complete the spool file is published into the blob "
+        "store by a hard link (no second copy). Beyond the PUT it pays for sha256, the "
+        "evidence row and the type check; the processing job reads the file once more.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -9,12 +9,14 @@ copies, probing) runs as a job afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
@@ -153,10 +155,48 @@ def ingest(user: User, visit: Visit, stream: IO[bytes], capture: Capture) -> tup
     # Nothing is pending here. On SQLite every transaction holds the write lock (BEGIN
     # IMMEDIATE), so end this one before streaming into the store (S3 can be slow).
     db.session.commit()
-    try:
+    with _storing(capture):
         stored = store().put_stream(
             body, expected_sha256=capture.expected_sha256, size_limit=size_limit(capture.kind)
         )
+    _record_blob(stored, mime)
+    return _create_item(user, visit, capture, stored.sha256, stored.size, mime)
+
+
+def ingest_spooled(
+    user: User, visit: Visit, path: Path, sha256: str, capture: Capture
+) -> tuple[Evidence, bool]:
+    """Store a finished resumable upload whose sha256 was computed as its bytes arrived.
+
+    The same checks as ``ingest``; the file is taken over by the store (no second copy
+    where the store is a local folder on the same filesystem).
+    """
+    with open(path, "rb") as spooled:
+        mime = check_type(spooled.read(SNIFF_BYTES), capture)
+    size = path.stat().st_size
+    if size > size_limit(capture.kind):
+        raise AppError(
+            f"A {capture.kind.value} may be at most {size_limit(capture.kind)} bytes.",
+            status=413,
+            code="upload.too_large",
+            errors={"file": ["Too large."]},
+        )
+    if capture.expected_sha256 and capture.expected_sha256.lower() != sha256:
+        raise field_error(
+            "sha256", "The file's sha256 differs from the one sent.", "evidence.checksum_mismatch"
+        )
+    db.session.commit()
+    with _storing(capture):
+        stored = store().adopt_file(path, sha256, size)
+    _record_blob(stored, mime)
+    return _create_item(user, visit, capture, stored.sha256, stored.size, mime)
+
+
+@contextlib.contextmanager
+def _storing(capture: Capture) -> Iterator[None]:
+    """Turn the store's refusals into answers a client can act on."""
+    try:
+        yield
     except ChecksumMismatch as error:
         raise field_error(
             "sha256", "The file's sha256 differs from the one sent.", "evidence.checksum_mismatch"
@@ -174,8 +214,6 @@ def ingest(user: User, visit: Visit, stream: IO[bytes], capture: Capture) -> tup
             status=503,
             code="storage.unavailable",
         ) from error
-    _record_blob(stored, mime)
-    return _create_item(user, visit, capture, stored.sha256, stored.size, mime)
 
 
 def add_note(

@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -306,6 +307,32 @@ def append(
         return Progress(upload, current + written, None)
 
 
+# upload id -> (offset, sha256 of the bytes before it), for the uploads this process wrote
+_RUNNING: dict[uuid.UUID, tuple[int, Any]] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+def _running_hash(upload_id: uuid.UUID, offset: int) -> Any:
+    """Return the sha256 of an upload's first ``offset`` bytes if this process kept it.
+
+    After a restart, or when another process took the earlier PATCHes, it is unknown and
+    the finished file is hashed by the store instead.
+    """
+    with _RUNNING_LOCK:
+        state = _RUNNING.pop(upload_id, None)
+    if offset == 0:
+        return hashlib.sha256()
+    if state is None or state[0] != offset:
+        return None
+    return state[1]
+
+
+def _keep_running_hash(upload_id: uuid.UUID, offset: int, running: Any) -> None:
+    if running is not None:
+        with _RUNNING_LOCK:
+            _RUNNING[upload_id] = (offset, running)
+
+
 def _write(
     upload_id: uuid.UUID,
     offset: int,
@@ -314,6 +341,7 @@ def _write(
     checksum: tuple[str, bytes] | None,
 ) -> int:
     part = _part(upload_id)
+    running = _running_hash(upload_id, offset)
     target = part.with_suffix(".chunk") if checksum else part
     digest = CHECKSUMS[checksum[0]]() if checksum else None
     written = 0
@@ -331,12 +359,16 @@ def _write(
                 )
             if digest is not None:
                 digest.update(data)
+            elif running is not None:
+                running.update(data)
             out.write(data)
         out.flush()
         os.fsync(out.fileno())
     if checksum and digest is not None:
         if digest.digest() != checksum[1]:
             target.unlink(missing_ok=True)
+            # the offset does not move, and neither does the running hash
+            _keep_running_hash(upload_id, offset, running)
             raise AppError(
                 "The chunk's checksum does not match; it was not kept.",
                 status=460,
@@ -345,10 +377,13 @@ def _write(
             )
         with open(target, "rb") as chunk, open(part, "ab") as out:
             while data := chunk.read(CHUNK):
+                if running is not None:
+                    running.update(data)
                 out.write(data)
             out.flush()
             os.fsync(out.fileno())
         target.unlink()
+    _keep_running_hash(upload_id, offset + written, running)
     return written
 
 
@@ -382,9 +417,15 @@ def _finish(user: User, upload: Upload) -> Progress:
         accuracy_m=meta.get("accuracy_m"),
     )
     visit = evidence.visit_for_capture(user, upload.visit_id)
+    running = _running_hash(upload.id, upload.length)
     try:
-        with open(_part(upload.id), "rb") as part:
-            item, _ = evidence.ingest(user, visit, part, capture)
+        if running is not None:
+            item, _ = evidence.ingest_spooled(
+                user, visit, _part(upload.id), running.hexdigest(), capture
+            )
+        else:
+            with open(_part(upload.id), "rb") as part:
+                item, _ = evidence.ingest(user, visit, part, capture)
     except AppError as error:
         if error.status < 500:
             # the bytes will never become evidence: free the space

@@ -214,6 +214,15 @@ class BlobStore(ABC):
         with open(path, "rb") as source:
             return self.put_stream(source, expected_sha256=expected_sha256, size_limit=size_limit)
 
+    def adopt_file(self, path: str | os.PathLike[str], sha256: str, size: int) -> StoredBlob:
+        """Store a finished file whose sha256 the caller computed as the bytes arrived.
+
+        Stores that can take the file over without copying it (a local folder on the
+        same filesystem) do so; the others store it like any file, verifying the hash.
+        The caller removes ``path`` afterwards either way.
+        """
+        return self.put_file(path, expected_sha256=sha256)
+
     @abstractmethod
     def open(self, sha256: str) -> BinaryIO:
         """Open an original for reading; raise ``BlobNotFound`` if it is not stored."""

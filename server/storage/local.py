@@ -141,6 +141,15 @@ class LocalBlobStore(BlobStore):
             temp.unlink(missing_ok=True)
         return StoredBlob(sha256=sha256, size=reader.size, key=blob_key(sha256), created=created)
 
+    def adopt_file(self, path: str | os.PathLike[str], sha256: str, size: int) -> StoredBlob:
+        """Publish a finished spool file by hard link when it is on this store's filesystem."""
+        source = Path(path)
+        if source.stat().st_dev != self.root.stat().st_dev or source.stat().st_size != size:
+            return super().adopt_file(path, sha256, size)
+        check_sha256(sha256)
+        created = self._publish_once(source, self._blob_path(sha256), size)
+        return StoredBlob(sha256=sha256, size=size, key=blob_key(sha256), created=created)
+
     def open(self, sha256: str) -> BinaryIO:
         """Open an original for reading; raise ``BlobNotFound`` if it is not stored."""
         try:
