@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "INPROCESS_WORKER": True,
     "RATE_LIMIT_STORAGE_URL": "memory://",
     "LOGIN_RATE_LIMIT": "10 per minute",
+    "UPLOAD_RATE_LIMIT": "600 per minute",  # uploads a caller may start
     "API_PAGE_SIZE": 50,
     "TOKEN_TTL_DAYS": 365,
     "SESSION_HOURS": 12,

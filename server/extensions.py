@@ -81,6 +81,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def caller_key() -> str:
+    """Rate-limit signed-in callers per account and everyone else per address."""
+    user = g.get("user") if has_app_context() else None
+    return f"user:{user.id}" if user is not None else get_remote_address()
+
+
+def upload_limit() -> str:
+    """The configured cap on uploads a caller may start (RELIABILITY 28)."""
+    return str(current_app.config["UPLOAD_RATE_LIMIT"])
+
+
 db = Database()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

@@ -36,6 +36,7 @@ def app_config(tmp: Path, url: str, **extra: Any) -> dict[str, Any]:
         "DATABASE_URL": url,
         "JOBS": "immediate",
         "LOGIN_RATE_LIMIT": "10000 per minute",
+        "UPLOAD_RATE_LIMIT": "100000 per minute",
         # the tiny model in shared/: nothing is ever downloaded in tests
         "WHISPER_MODEL": str(SHARED / "models" / "faster-whisper-tiny.en"),
         "SESSION_COOKIE_SECURE": True,

@@ -24,6 +24,7 @@ from server.api.common import (
     text,
 )
 from server.errors import field_error
+from server.extensions import caller_key, limiter, upload_limit
 from server.models import EvidenceKind, EvidenceStatus
 from server.services import evidence as evidence_service
 from server.services import evidence_access
@@ -117,6 +118,7 @@ class VisitEvidence(MethodView):
     @blp.arguments(FileFormSchema, location="form_and_files")
     @blp.response(201, EvidenceOutSchema)
     @blp.alt_response(200, schema=EvidenceOutSchema, description="The same item sent again")
+    @limiter.limit(upload_limit, key_func=caller_key)
     def post(self, form: dict[str, Any], visit_id: uuid.UUID) -> Any:
         """Add a file (up to the multipart limit) to your visit; send large files with tus."""
         user = current_user()

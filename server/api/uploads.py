@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request, url_for
 
 from server.errors import AppError
-from server.extensions import db
+from server.extensions import caller_key, db, limiter, upload_limit
 from server.services import access, uploads
 
 TUS_VERSION = "1.0.0"
@@ -109,6 +109,7 @@ def _patch_body(progress_in: uploads.Upload, offset: int) -> uploads.Progress:
 
 
 @bp.post("/uploads")
+@limiter.limit(upload_limit, key_func=caller_key)
 def create() -> Response:
     """Create an upload (tus creation); the body may carry its first bytes."""
     user = access.current_user()

@@ -13,9 +13,11 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from server import create_app, migrate
 from server.extensions import db
-from server.models import AuditEvent, Blob, Evidence, Target
-from tests.conftest import Actor, StudyTeam
+from server.models import AuditEvent, Blob, Evidence, Membership, Role, Study, Target
+from server.services import accounts
+from tests.conftest import Actor, StudyTeam, app_config
 from tests.media.media_factories import LATITUDE, phone_exif, photograph
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -317,3 +319,46 @@ def test_audio_is_probed_and_broken_audio_fails_with_a_reason(
     failed = team.researcher.get(f"/api/v1/evidence/{broken['id']}").json
     assert failed["status"] == "failed"
     assert failed["failure_code"].startswith("audio.") and failed["failure_reason"]
+
+
+def test_rel28_upload_flood_is_429(tmp_path: Path) -> None:
+    app = create_app(
+        app_config(tmp_path, f"sqlite:///{tmp_path / 'flood.db'}", UPLOAD_RATE_LIMIT="3 per minute")
+    )
+    with app.app_context():
+        migrate.upgrade()
+        user = accounts.create_user("flood@example.test", "flood-password")
+        study = Study(name="Flood")
+        db.session.add(study)
+        db.session.flush()
+        db.session.add(Membership(study_id=study.id, user_id=user.id, role=Role.researcher))
+        _, token = accounts.issue_token(user, "phone")
+        db.session.commit()
+        study_id = study.id
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    visit = client.post(
+        f"/api/v1/studies/{study_id}/visits", json={"channel": "in_person"}, headers=headers
+    ).json
+    statuses = []
+    for seed in range(5):
+        data = {"kind": "photo", "file": (io.BytesIO(small_photo(seed=300 + seed)), "p.jpg")}
+        statuses.append(
+            client.post(
+                f"/api/v1/visits/{visit['id']}/evidence",
+                data=data,
+                content_type="multipart/form-data",
+                headers=headers,
+            ).status_code
+        )
+    assert statuses[:3] == [201, 201, 201] and statuses[3:] == [429, 429]
+    # starting resumable uploads counts on its own
+    tus = [
+        client.post(
+            "/api/v1/uploads",
+            headers={**headers, "Tus-Resumable": "1.0.0", "Upload-Length": "10"},
+        )
+        for _ in range(4)
+    ]
+    assert [r.status_code for r in tus][:3] != [429, 429, 429]
+    assert tus[3].status_code == 429 and tus[3].json["code"] == "rate_limited"
