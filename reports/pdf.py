@@ -6,12 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import ImageFile
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from reports.html import render_html
 from reports.journal import Journal
 from reports.presentation import EvidenceUrl, anchor_url
+
+# Importing WeasyPrint tells Pillow, for the whole process, to accept truncated images.
+# Journals embed only complete copies made by Fieldbook, while evidence processing in the
+# same worker must refuse a truncated photo: keep Pillow strict.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -299,14 +299,14 @@ def team(server: Server, admin: Api) -> Iterator[Team]:
 # --- the phone ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
-    """Start Playwright once."""
+    """Start Playwright once for these tests; stopped before other packages drive a browser."""
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Launch the system Chromium, headless, with a fake microphone."""
     executable = chromium_path()

@@ -126,3 +126,16 @@ def test_study_pdf_renders_with_its_chart(tmp_path: Path) -> None:
     assert "Effort along the journey" in words
     assert "Buy Return Refund" in words  # the chart's stage labels
     assert "Staff the returns desk at peak" in words
+
+
+def test_the_pdf_renderer_leaves_pillow_strict_about_truncated_images() -> None:
+    # WeasyPrint switches truncated-image loading on for the whole process when imported;
+    # evidence processing in the same worker must still refuse a truncated photo.
+    import importlib
+
+    from PIL import ImageFile
+
+    import reports.pdf
+
+    importlib.reload(reports.pdf)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
