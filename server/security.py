@@ -17,7 +17,15 @@ from server.services import accounts
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # reads that leave an audit row behind, so their transaction writes
-AUDITED_READS = frozenset({"evidence.EvidenceOriginal", "share.view", "transcripts.TranscriptById"})
+AUDITED_READS = frozenset(
+    {
+        "evidence.EvidenceOriginal",
+        "share.view",
+        "transcripts.TranscriptById",
+        "visit_pages.evidence",
+        "visit_pages.recording",
+    }
+)
 CSP = "; ".join(
     [
         "default-src 'self'",

@@ -19,6 +19,7 @@ from flask import (
 from server.errors import AppError
 from server.extensions import db, limiter
 from server.services import accounts, audit
+from server.web import queries
 
 bp = Blueprint("account", __name__)
 
@@ -36,10 +37,10 @@ def _safe_next(target: str | None) -> str:
 
 @bp.get("/")
 def home() -> Any:
-    """Show who is signed in (the studies list comes with the viewer)."""
+    """Show a signed-in user their studies; send anyone else to sign in."""
     if g.user is None:
         return redirect(url_for("account.login"))
-    return render_template("auth/home.html", user=g.user)
+    return render_template("studies/index.html", cards=queries.study_cards(g.user))
 
 
 @bp.route("/login", methods=["GET", "POST"])
