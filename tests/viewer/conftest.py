@@ -10,7 +10,6 @@ The browser is the system Chromium, never a downloaded one.
 
 from __future__ import annotations
 
-import gc
 import io
 import time
 import uuid
@@ -342,24 +341,9 @@ def viewer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Viewer]:
 # --- the browser -----------------------------------------------------------------------
 
 
-def _running_playwright() -> Playwright | None:
-    """Return the Playwright another test package already started in this thread, if any.
-
-    Only one sync Playwright may run per thread; tests/field keeps one for the session.
-    """
-    for candidate in gc.get_objects():
-        if isinstance(candidate, Playwright):
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
-    """Start Playwright for this package, or share the one already running."""
-    shared = _running_playwright()
-    if shared is not None:
-        yield shared
-        return
+    """Start Playwright for this package (other packages stop theirs when they finish)."""
     with sync_playwright() as driver:
         yield driver
 
