@@ -130,7 +130,8 @@ def test_pdf_journal_has_the_text(
         ["pdftotext", str(tmp_path / "j.pdf"), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "Agent asks what we can do" in text and "Receipts asked twice" in text
-    assert "alert(" not in text or "<script>" in text  # shown as text, never run
+    # escaped in the HTML, the hostile title is printed as text; raw, it would vanish
+    assert '<script>alert("x")</script>' in text
 
 
 def test_publish_seals_and_verify_detects_tampering(
