@@ -182,17 +182,7 @@ def remove_citation(user: User, citation_id: uuid.UUID) -> None:
 def update_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> Finding:
     """Change a finding's text, kind, severity or status."""
     finding = access.get(Finding, finding_id, user, access.REVIEWERS)
-    for key, value in data.items():
-        setattr(finding, key, value)
-    if data:
-        audit.record(
-            "finding.update",
-            study_id=finding.study_id,
-            object_type="finding",
-            object_id=finding.id,
-            detail={"fields": sorted(data)},
-        )
-    return finding
+    return studies.update(user, finding, data, "finding.update")
 
 
 def create_action(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> Action:
@@ -210,17 +200,7 @@ def create_action(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> Ac
 def update_action(user: User, action_id: uuid.UUID, data: dict[str, Any]) -> Action:
     """Change an action's owner, due date, status or outcome (managers)."""
     action = access.get(Action, action_id, user, access.MANAGERS)
-    for key, value in data.items():
-        setattr(action, key, value)
-    if data:
-        audit.record(
-            "action.update",
-            study_id=action.study_id,
-            object_type="action",
-            object_id=action.id,
-            detail={"fields": sorted(data)},
-        )
-    return action
+    return studies.update(user, action, data, "action.update")
 
 
 def get_finding(user: User, finding_id: uuid.UUID) -> Finding:
