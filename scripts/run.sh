@@ -10,6 +10,8 @@ export FIELDBOOK_DATA_DIR="${FIELDBOOK_DATA_DIR:-$PWD/instance}"
 if [ -z "${FIELDBOOK_WHISPER_MODEL:-}" ] && [ -d ../shared/models/faster-whisper-tiny.en ]; then
   export FIELDBOOK_WHISPER_MODEL="$(cd ../shared/models && pwd)/faster-whisper-tiny.en"
 fi
+# links the set-up prints (the demo's share link) point at the address served below
+export FIELDBOOK_PUBLIC_URL="${FIELDBOOK_PUBLIC_URL:-http://${FIELDBOOK_HOST:-127.0.0.1}:${FIELDBOOK_PORT:-5000}}"
 .venv/bin/fieldbook init
 # a sample study on an empty install, so there is something to look at
 .venv/bin/fieldbook demo --if-empty
