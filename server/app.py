@@ -28,6 +28,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["RATE_LIMIT_STORAGE_URL"])
+    # a limits store that is away (Redis restarting) must not take the API down with it:
+    # limits are counted in this process until it is back
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
     app.extensions["fieldbook.store"] = build_store(app.config)
     app.extensions["fieldbook.passwords"] = password_hasher(app.config)

@@ -26,6 +26,10 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "JOB_THREADS": 2,
     "INPROCESS_WORKER": True,
+    "JOB_LEASE_SECONDS": 300,  # a worker renews its job's lease every third of this
+    "JOB_SWEEP_SECONDS": 30,  # how often each worker looks for jobs the queue lost
+    "JOB_REDELIVER_SECONDS": 300,  # a queued job due this long lost its queue message
+    "JOB_OUTAGE_RETRY_SECONDS": 15,  # next try after the database or store was away
     "RATE_LIMIT_STORAGE_URL": "memory://",
     "LOGIN_RATE_LIMIT": "10 per minute",
     "UPLOAD_RATE_LIMIT": "600 per minute",  # uploads a caller may start

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -165,6 +166,24 @@ def handle_csrf_error(error: CSRFError) -> Any:
     return _respond(400, "csrf.invalid", error.description or "The CSRF token is missing.")
 
 
+def handle_database_error(error: sa.exc.DBAPIError) -> Any:
+    """Answer 503 while the database is away (restarting, failing over), else 500.
+
+    Nothing was written: the transaction did not commit. The client sends the same
+    request again after ``Retry-After``; its client UUID makes that safe.
+    """
+    outage = isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError)
+    if not (outage or error.connection_invalidated):
+        return handle_unexpected(error)
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+    return _respond(
+        503,
+        "server.database_unavailable",
+        "The database is not answering; try again shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
 def handle_unexpected(error: Exception) -> Any:
     """Log an unexpected error and answer 500 without any detail."""
     log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
@@ -176,4 +195,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(AppError, handle_app_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(sa.exc.DBAPIError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -91,6 +91,9 @@ def worker(threads: int) -> None:
     if requeued:
         click.echo(f"Queued again {requeued} job(s) left by a stopped worker.")
     consumer = Consumer(app.extensions["fieldbook.huey"], workers=threads, worker_type="thread")
+    # jobs whose queue message is lost (Redis restarted empty, or away at commit) are
+    # found in the database and sent again while the worker runs
+    jobs.start_sweeper(app)
     # SIGTERM from a process manager finishes running jobs before leaving
     signal.signal(signal.SIGTERM, lambda *_: consumer.stop(graceful=True) or sys.exit(0))
     consumer.run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from flask import Flask, current_app
@@ -10,17 +11,29 @@ from sqlalchemy.orm import Session
 
 from server.extensions import db
 
+log = logging.getLogger(__name__)
+
 PENDING = "fieldbook.jobs.pending"  # created in the open transaction
 READY = "fieldbook.jobs.ready"  # committed, not yet handed to Huey
 
 
-def enqueue(app: Flask, job_id: uuid.UUID, delay: float | None = None) -> None:
-    """Hand one committed job's id to Huey, now or after ``delay`` seconds."""
+def enqueue(app: Flask, job_id: uuid.UUID, delay: float | None = None) -> bool:
+    """Hand one committed job's id to Huey, now or after ``delay`` seconds.
+
+    A broker that does not answer is logged, not raised: the job row is committed and
+    due, so the sweeper sends its id again later (``JobQueue.sweep``). The request or
+    job that made it has done its work and must not fail for it.
+    """
     task = app.extensions["fieldbook.task"]
-    if delay:
-        task.schedule(args=(str(job_id),), delay=delay)
-    else:
-        task(str(job_id))
+    try:
+        if delay:
+            task.schedule(args=(str(job_id),), delay=delay)
+        else:
+            task(str(job_id))
+    except Exception:
+        log.warning("could not hand job %s to the queue; the sweeper will", job_id, exc_info=True)
+        return False
+    return True
 
 
 def dispatch() -> None:

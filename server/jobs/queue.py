@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 from sqlalchemy.exc import IntegrityError
 
@@ -47,17 +49,13 @@ class JobQueue:
         huey = build_huey(app.config)
         app.extensions["fieldbook.huey"] = huey
         app.extensions["fieldbook.consumer"] = None
+        app.extensions["fieldbook.sweeper"] = None
 
         def execute(job_id: str) -> None:
             with app.app_context():
                 run_job(uuid.UUID(job_id))
 
-        def requeue() -> None:
-            with app.app_context():
-                self.requeue_stale()
-
         app.extensions["fieldbook.task"] = huey.task(name="fieldbook.run_job")(execute)
-        huey.periodic_task(crontab(minute="*"), name="fieldbook.requeue_stale")(requeue)
 
     def submit(
         self,
@@ -87,6 +85,7 @@ class JobQueue:
             params=params or {},
             dedup_key=dedup_key,
             max_attempts=max_attempts,
+            due_at=utcnow(),
         )
         savepoint = db.session.begin_nested()
         try:
@@ -108,27 +107,40 @@ class JobQueue:
 
     def requeue_stale(self) -> int:
         """Queue again the jobs whose worker stopped reporting; return how many."""
+        return self.sweep(redeliver_after=None)
+
+    def sweep(self, redeliver_after: float | None = None) -> int:
+        """Send again the ids of jobs the queue lost; return how many were sent.
+
+        The job rows are the truth and the broker only carries their ids, so two kinds
+        of job are found from the database: running jobs whose worker stopped renewing
+        its lease (it died), and, with ``redeliver_after`` seconds, queued jobs that have
+        been due that long without any worker taking them (their message was lost, as
+        when Redis restarts empty or was down at commit). Sending an id twice is safe:
+        only one worker can claim a job.
+        """
         now = utcnow()
-        stale = list(
-            db.session.scalars(
-                sa.select(Job.id).where(Job.status == JobStatus.running, Job.lease_until < now)
-            )
-        )
-        requeued = []
-        for job_id in stale:
+        stale = sa.and_(Job.status == JobStatus.running, Job.lease_until < now)
+        conditions = [stale]
+        if redeliver_after is not None:
+            overdue = now - timedelta(seconds=redeliver_after)
+            conditions.append(sa.and_(Job.status == JobStatus.queued, Job.due_at < overdue))
+        found = list(db.session.scalars(sa.select(Job.id).where(sa.or_(*conditions))))
+        resend = []
+        for job_id in found:
             result = db.session.execute(
                 sa.update(Job)
-                .where(Job.id == job_id, Job.status == JobStatus.running, Job.lease_until < now)
-                .values(status=JobStatus.queued, worker=None, lease_until=None)
+                .where(Job.id == job_id, sa.or_(*conditions))
+                .values(status=JobStatus.queued, worker=None, lease_until=None, due_at=now)
             )
             if result.rowcount:  # type: ignore[attr-defined]
-                requeued.append(job_id)
+                resend.append(job_id)
         db.session.commit()
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        for job_id in requeued:
-            log.warning("job %s lost its worker; queued again", job_id)
+        for job_id in resend:
+            log.warning("job %s lost its worker or its queue message; sent again", job_id)
             enqueue(app, job_id)
-        return len(requeued)
+        return len(resend)
 
     def start_consumer(self, app: Flask, threads: int) -> Consumer:
         """Run consumer threads inside this process (the embedded default)."""
@@ -137,14 +149,66 @@ class JobQueue:
         )
         consumer.start()
         app.extensions["fieldbook.consumer"] = consumer
+        self.start_sweeper(app)
         return consumer
 
     def stop_consumer(self, app: Flask) -> None:
         """Stop in-process consumer threads, letting running jobs finish."""
+        self.stop_sweeper(app)
         consumer = app.extensions.get("fieldbook.consumer")
         if consumer is not None:
             consumer.stop(graceful=True)
             app.extensions["fieldbook.consumer"] = None
+
+    def start_sweeper(self, app: Flask) -> Sweeper:
+        """Sweep for lost jobs from a side thread of this process until stopped."""
+        sweeper = Sweeper(app)
+        sweeper.start()
+        app.extensions["fieldbook.sweeper"] = sweeper
+        return sweeper
+
+    def stop_sweeper(self, app: Flask) -> None:
+        """Stop this process's sweeper thread, if it has one."""
+        sweeper = app.extensions.get("fieldbook.sweeper")
+        if sweeper is not None:
+            sweeper.stop()
+            app.extensions["fieldbook.sweeper"] = None
+
+
+class Sweeper:
+    """Every ``JOB_SWEEP_SECONDS``, send again the jobs the queue lost (see ``sweep``).
+
+    It talks to the database, not the broker, so it keeps going while Redis is away
+    and sends what was lost once Redis is back. Every worker process runs one; they
+    cannot send the same job twice because each sweep takes a job with one UPDATE.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.interval = float(app.config["JOB_SWEEP_SECONDS"])
+        self.redeliver_after = float(app.config["JOB_REDELIVER_SECONDS"])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="job-sweeper", daemon=True)
+
+    def start(self) -> None:
+        """Start sweeping."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the sweep under way, if any."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self.app.app_context():
+                try:
+                    jobs.sweep(self.redeliver_after)
+                except Exception:  # the database or broker is away: try at the next sweep
+                    log.warning("job sweep failed; trying again later", exc_info=True)
+                    db.session.rollback()
+                finally:
+                    db.session.remove()
 
 
 jobs = JobQueue()

@@ -22,6 +22,7 @@ from flask import Flask, current_app
 from server.extensions import db
 from server.jobs.dispatch import dispatch, enqueue
 from server.models import Job, JobStatus, utcnow
+from server.storage import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def register(kind: str) -> Callable[[Callable[[JobContext], None]], Callable[[Jo
 
 def lease_seconds() -> int:
     """Return how long a job may go without a sign of life before it is requeued."""
-    return int(current_app.config.get("JOB_LEASE_SECONDS", 300))
+    return int(current_app.config["JOB_LEASE_SECONDS"])
 
 
 @dataclass
@@ -131,6 +132,20 @@ class _Heartbeat:
             db.session.remove()
 
 
+def is_outage(error: BaseException) -> bool:
+    """Tell whether a job failed because the database or the blob store was away.
+
+    Such a failure says nothing about the job: it is tried again after
+    ``JOB_OUTAGE_RETRY_SECONDS`` without using one of its attempts, so an outage longer
+    than the retry backoff does not fail good work for good.
+    """
+    if isinstance(error, StorageUnavailable):
+        return True
+    if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return True
+    return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+
+
 def run_job(job_id: uuid.UUID) -> None:
     """Run one job to success, retry or failure."""
     if not claim(job_id):
@@ -144,28 +159,48 @@ def run_job(job_id: uuid.UUID) -> None:
         with _Heartbeat(current_app._get_current_object(), job_id):  # type: ignore[attr-defined]
             handler(JobContext(job))
     except Exception as exc:
-        db.session.rollback()
-        job = db.session.get_one(Job, job_id)
-        retry = not isinstance(exc, PermanentJobError) and job.attempts < job.max_attempts
-        log.warning("job %s (%s) failed on attempt %s: %s", job_id, job.kind, job.attempts, exc)
-        job.error = f"{type(exc).__name__}: {exc}"[:2000]
-        job.status = JobStatus.queued if retry else JobStatus.failed
-        job.lease_until = None
-        job.finished_at = None if retry else utcnow()
-        on_failure = FAILURE_HOOKS.get(job.kind)
-        if not retry and on_failure is not None:
-            on_failure(job, exc)
-        db.session.commit()
-        if retry:
-            app = current_app._get_current_object()  # type: ignore[attr-defined]
-            enqueue(app, job_id, delay=backoff(job.attempts, app.config.get("JOB_RETRY_BASE", 5)))
+        try:
+            _record_failure(job_id, exc)
+        except Exception:
+            # the database itself is away: the lease runs out and the sweeper sends the
+            # job again once it is back
+            log.warning("could not record the failure of job %s", job_id, exc_info=True)
+            db.session.rollback()
         return
     job.status = JobStatus.succeeded
     job.progress = 1.0
     job.finished_at = utcnow()
     job.lease_until = None
     db.session.commit()
+    log.info("job %s (%s) succeeded on attempt %s", job_id, job.kind, job.attempts)
     dispatch()
+
+
+def _record_failure(job_id: uuid.UUID, exc: Exception) -> None:
+    """Queue the job again with backoff, or fail it for good and tell its subject."""
+    db.session.rollback()
+    job = db.session.get_one(Job, job_id)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    outage = is_outage(exc)
+    if outage:
+        job.attempts -= 1  # the job itself did nothing wrong
+        delay = float(app.config["JOB_OUTAGE_RETRY_SECONDS"])
+    else:
+        delay = backoff(job.attempts, app.config.get("JOB_RETRY_BASE", 5))
+    retry = outage or (not isinstance(exc, PermanentJobError) and job.attempts < job.max_attempts)
+    log.warning("job %s (%s) failed on attempt %s: %s", job_id, job.kind, job.attempts, exc)
+    job.error = f"{type(exc).__name__}: {exc}"[:2000]
+    job.status = JobStatus.queued if retry else JobStatus.failed
+    job.lease_until = None
+    job.worker = None
+    job.due_at = utcnow() + timedelta(seconds=delay) if retry else None
+    job.finished_at = None if retry else utcnow()
+    on_failure = FAILURE_HOOKS.get(job.kind)
+    if not retry and on_failure is not None:
+        on_failure(job, exc)
+    db.session.commit()
+    if retry:
+        enqueue(app, job_id, delay=delay)
 
 
 def backoff(attempt: int, base: float = 5.0) -> float:

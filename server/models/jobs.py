@@ -43,6 +43,8 @@ class Job(Timestamps, Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
     worker: Mapped[str | None] = mapped_column(sa.String(200))
     lease_until: Mapped[datetime | None]
+    # when a queued job may run; a queued job long past it lost its queue message
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 

@@ -18,8 +18,9 @@ from server.extensions import db
 from server.jobs import JobContext, PermanentJobError, jobs, register
 from server.jobs.runner import claim, run_job
 from server.models import Job, JobStatus, utcnow
+from server.storage import StorageUnavailable
 from tests.conftest import app_config
-from tests.services import create_postgres_database, drop_postgres_database
+from tests.services import create_postgres_database, drop_postgres_database, free_port
 
 RUNS: dict[str, list[str]] = {}
 GATE = threading.Event()
@@ -159,3 +160,85 @@ def test_rel14_job_of_a_lost_worker_is_requeued_and_finishes_once(job_app: Flask
         run_job(job_id)  # a duplicate delivery after success does nothing
     assert len(RUNS[tag]) == 1
     assert job_row(job_app, job_id).attempts == 2
+
+
+OUTAGES: dict[str, int] = {}
+
+
+@register("test.store_away")
+def store_away(ctx: JobContext) -> None:
+    """Meet an unreachable blob store on the first three tries, then succeed."""
+    tag = ctx.job.params["tag"]
+    OUTAGES[tag] = OUTAGES.get(tag, 0) + 1
+    RUNS.setdefault(tag, []).append(f"attempt {ctx.job.attempts}")
+    if OUTAGES[tag] <= 3:
+        raise StorageUnavailable("S3 is unreachable while trying to read")
+
+
+def test_a_job_whose_queue_message_was_lost_is_sent_again(job_app: Flask) -> None:
+    tag = uuid.uuid4().hex
+    with job_app.app_context():
+        # the row commits, but its id never reaches the broker (Redis restarted empty)
+        job = jobs.submit("test.record", params={"tag": tag})
+        db.session.commit()
+        db.session.info.pop("fieldbook.jobs.ready")
+        job_id = job.id
+        assert jobs.sweep(redeliver_after=60) == 0  # not overdue yet: nothing sent
+        db.session.execute(
+            sa.update(Job).where(Job.id == job_id).values(due_at=utcnow() - timedelta(minutes=2))
+        )
+        db.session.commit()
+        assert jobs.sweep(redeliver_after=60) == 1
+        assert jobs.sweep(redeliver_after=60) == 0  # sent once per overdue period
+    jobs.start_consumer(job_app, threads=1)
+    wait_for(lambda: job_row(job_app, job_id).status == JobStatus.succeeded)
+    assert len(RUNS[tag]) == 1
+
+
+def test_a_broker_that_is_away_at_commit_loses_nothing(job_app: Flask) -> None:
+    tag = uuid.uuid4().hex
+    with job_app.app_context():
+        task = job_app.extensions["fieldbook.task"]
+
+        def broker_away(*args: object, **kwargs: object) -> None:
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+        job_app.extensions["fieldbook.task"] = broker_away
+        try:
+            job = jobs.submit("test.record", params={"tag": tag})
+            db.session.commit()
+            jobs.dispatch()  # logged, not raised: the request that committed succeeds
+        finally:
+            job_app.extensions["fieldbook.task"] = task
+        job_id = job.id
+        assert job_row(job_app, job_id).status == JobStatus.queued
+        assert jobs.sweep(redeliver_after=0) == 1
+    jobs.start_consumer(job_app, threads=1)
+    wait_for(lambda: job_row(job_app, job_id).status == JobStatus.succeeded)
+    assert len(RUNS[tag]) == 1
+
+
+def test_an_outage_longer_than_the_backoff_does_not_fail_the_job(job_app: Flask) -> None:
+    job_app.config["JOB_OUTAGE_RETRY_SECONDS"] = 0.1
+    tag = uuid.uuid4().hex
+    job_id = submit(job_app, "test.store_away", tag, max_attempts=2)
+    jobs.start_consumer(job_app, threads=1)
+    wait_for(lambda: job_row(job_app, job_id).status == JobStatus.succeeded)
+    # four runs with two attempts allowed: the three outages used none of them
+    assert RUNS[tag] == ["attempt 1"] * 4
+    done = job_row(job_app, job_id)
+    assert done.attempts == 1 and done.error is None
+
+
+def test_the_api_answers_503_while_the_database_is_away(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://fieldbook@127.0.0.1:{free_port()}/nowhere"
+    app = create_app(app_config(tmp_path, url, JOBS="immediate"))
+    response = app.test_client().get(
+        "/api/v1/studies",
+        headers={"Authorization": "Bearer fb_x", "Accept": "application/json"},
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    body = response.get_json()
+    assert body["code"] == "server.database_unavailable"
+    assert "psycopg" not in response.get_data(as_text=True)
