@@ -33,6 +33,7 @@ import requests
 
 from tests.live.server_process import FIELDBOOK, fieldbook_env, run_fieldbook
 from tests.services import POSTGRES_ADMIN_URL, free_port, port_open
+from tests.storage.s3_relay import S3Relay
 
 ADMIN_EMAIL = "admin@fieldbook.local"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -52,6 +53,27 @@ class Process:
     name: str
     popen: subprocess.Popen[bytes]
     log_path: Path
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    stop_signal: signal.Signals = signal.SIGTERM
+
+    def kill(self, signum: signal.Signals = signal.SIGKILL) -> None:
+        """Send ``signum`` to the whole group and wait until the process has exited."""
+        _signal_group(self.popen.pid, signum)
+        self.popen.wait(timeout=STOP_GRACE_S * 3)
+
+    def respawn(self) -> None:
+        """Start the same command again, in a new group, appending to the same log."""
+        if self.popen.poll() is None:
+            raise StackError(f"{self.name} is still running")
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                self.command,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def tail(self, lines: int = 40) -> str:
         """Return the last lines the process printed."""
@@ -63,7 +85,7 @@ class Process:
         """SIGTERM the group, wait, then SIGKILL whatever is left of it."""
         group = self.popen.pid
         if self.popen.poll() is None:
-            _signal_group(group, signal.SIGTERM)
+            _signal_group(group, self.stop_signal)
             try:
                 self.popen.wait(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:
@@ -86,6 +108,9 @@ class Stack:
     redis_db: int | None = None
     s3_endpoint: str | None = None
     admin_email: str = ADMIN_EMAIL
+    s3_relay: S3Relay | None = None
+    service_ports: dict[str, int] = field(default_factory=dict)
+    extra_dirs: list[Path] = field(default_factory=list)
 
     def process(self, name: str) -> Process:
         """Return the process with this name (``web``, ``worker-1``, ``s3``...)."""
@@ -95,18 +120,41 @@ class Stack:
         """Return the tail of every process's log, for a failure message."""
         return "\n".join(f"--- {p.name}\n{p.tail(lines)}" for p in self.processes)
 
+    def restart(
+        self, name: str, signum: signal.Signals = signal.SIGKILL, down_s: float = 0
+    ) -> None:
+        """Stop one process with ``signum``, leave it down ``down_s``, start it again.
+
+        Returns once it answers again: ``/readyz`` for the web server, its port for
+        PostgreSQL and Redis; a job worker is back as soon as it runs.
+        """
+        process = self.process(name)
+        process.kill(signum)
+        time.sleep(down_s)
+        process.respawn()
+        if name == "web":
+            _wait_for(self, "/readyz", lambda: _is_ready(self.base_url))
+        elif name in self.service_ports:
+            port = self.service_ports[name]
+            _wait_for(self, name, lambda: _accepts_queries(name, port))
+
     def stop(self) -> None:
-        """Stop the processes (web first), drop the database, flush Redis, remove files."""
-        for process in self.processes:
+        """Stop the processes (last started first), drop the database, flush Redis, clean up."""
+        for process in reversed(self.processes):
             with contextlib.suppress(Exception):
                 process.stop()
+        if self.s3_relay is not None:
+            self.s3_relay.close()
+        if "postgres" in self.service_ports:
+            self.database_url = None  # it went with its cluster
         if self.database_url is not None:
             with contextlib.suppress(Exception):
                 _drop_database(self.database_url)
         if self.redis_db is not None:
             with contextlib.suppress(Exception):
                 _flush_redis(self.redis_db)
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        for folder in (self.data_dir, *self.extra_dirs):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _signal_group(group: int, signum: signal.Signals) -> None:
@@ -167,16 +215,126 @@ def _create_bucket(endpoint: str, key_id: str, secret: str) -> None:
         client.close()
 
 
-def _spawn(stack: Stack, name: str, command: list[str], env: dict[str, str]) -> Process:
+def _spawn(
+    stack: Stack,
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    stop_signal: signal.Signals = signal.SIGTERM,
+) -> Process:
     log_path = stack.data_dir / "logs" / f"{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         popen = subprocess.Popen(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    process = Process(name, popen, log_path)
+    process = Process(name, popen, log_path, command, env, stop_signal)
     stack.processes.append(process)
     return process
+
+
+def _postgres_bin() -> Path:
+    """Return the folder of the PostgreSQL server programs (initdb, postgres)."""
+    found = shutil.which("initdb")
+    if found and Path(found).resolve().name == "initdb":
+        return Path(found).resolve().parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not candidates:
+        raise StackError("the PostgreSQL server programs (initdb, postgres) are not installed")
+    return candidates[-1].parent
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run it as the ``postgres`` account there."""
+    if os.geteuid() != 0:
+        return command
+    return ["runuser", "-u", "postgres", "--", *command]
+
+
+def _start_private_postgres(stack: Stack) -> str:
+    """Start a PostgreSQL cluster of the stack's own, so that it can be restarted.
+
+    Its data lives in a folder of its own (owned by ``postgres`` when run as root);
+    ``Stack.stop`` stops it and removes the folder.
+    """
+    bindir = _postgres_bin()
+    data = Path(tempfile.mkdtemp(prefix="fieldbook-pg-"))
+    stack.extra_dirs.append(data)
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+    init = subprocess.run(
+        _as_postgres_user(
+            [str(bindir / "initdb"), "-D", str(data / "cluster"), "-A", "trust", "-U", "fieldbook"]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if init.returncode != 0:
+        raise StackError(f"initdb failed:\n{init.stdout}{init.stderr}")
+    port = free_port()
+    command = _as_postgres_user(
+        [
+            str(bindir / "postgres"),
+            "-D", str(data / "cluster"),
+            "-p", str(port),
+            "-k", str(data),
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", "max_connections=200",
+        ]
+    )  # fmt: skip
+    # SIGINT is PostgreSQL's fast shutdown: clients are cut, the cluster closes cleanly
+    _spawn(stack, "postgres", command, {**os.environ}, stop_signal=signal.SIGINT)
+    stack.service_ports["postgres"] = port
+    _wait_for(stack, "PostgreSQL", lambda: _accepts_queries("postgres", port), 60)
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(
+        f"postgresql+psycopg://fieldbook@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("CREATE DATABASE fieldbook")
+    finally:
+        admin.dispose()
+    return f"postgresql+psycopg://fieldbook@127.0.0.1:{port}/fieldbook"
+
+
+def _start_private_redis(stack: Stack) -> int:
+    """Start a Redis of the stack's own that keeps nothing on disk, as the machine's."""
+    port = free_port()
+    folder = stack.data_dir / "redis"
+    folder.mkdir()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(folder)]
+    _spawn(stack, "redis", command, {**os.environ})
+    stack.service_ports["redis"] = port
+    _wait_for(stack, "Redis", lambda: _accepts_queries("redis", port), 30)
+    return port
+
+
+def _accepts_queries(name: str, port: int) -> bool:
+    """Tell whether the service on ``port`` answers a query (not only accepts)."""
+    if not port_open("127.0.0.1", port):
+        return False
+    try:
+        if name == "redis":
+            import redis
+
+            client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+            try:
+                return bool(client.ping())
+            finally:
+                client.close()
+        import psycopg
+
+        with psycopg.connect(
+            f"host=127.0.0.1 port={port} user=fieldbook dbname=postgres", connect_timeout=2
+        ) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
 
 
 def _wait_for(stack: Stack, what: str, ready: object, timeout: float = READY_TIMEOUT_S) -> None:
@@ -197,10 +355,15 @@ def _is_ready(base_url: str) -> bool:
         return False
 
 
-def _scale_env(stack: Stack, redis_db: int) -> dict[str, str]:
-    stack.database_url = _create_database()
-    _flush_redis(redis_db)
-    stack.redis_db = redis_db
+def _scale_env(stack: Stack, redis_db: int, private_services: bool) -> dict[str, str]:
+    if private_services:
+        stack.database_url = _start_private_postgres(stack)
+        redis_port, redis_db = _start_private_redis(stack), 0
+    else:
+        stack.database_url = _create_database()
+        redis_port = REDIS_PORT
+        _flush_redis(redis_db)
+        stack.redis_db = redis_db
     s3_port = free_port()
     _spawn(
         stack,
@@ -212,7 +375,11 @@ def _scale_env(stack: Stack, redis_db: int) -> dict[str, str]:
     stack.s3_endpoint = f"http://127.0.0.1:{s3_port}"
     key_id, secret = "fieldbook-local", secrets.token_urlsafe(24)
     _create_bucket(stack.s3_endpoint, key_id, secret)
-    redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}"
+    if private_services:
+        # the store reaches S3 through a relay that can cut it off (tests/storage)
+        stack.s3_relay = S3Relay(stack.s3_endpoint)
+        stack.s3_endpoint = stack.s3_relay.endpoint_url
+    redis_url = f"redis://{REDIS_HOST}:{redis_port}/{redis_db}"
     return fieldbook_env(
         stack.data_dir,
         stack.database_url,
@@ -238,18 +405,24 @@ def start(
     threads: int = 8,
     job_workers: int = 2,
     extra_env: dict[str, str] | None = None,
+    private_services: bool = False,
 ) -> Stack:
     """Start a Fieldbook stack of this profile and return it once ``/readyz`` is 200.
 
     ``extra_env`` adds ``FIELDBOOK_*`` settings (the load bench raises the sign-in limit
     and leaves transcription off: this machine has no Whisper model).
+
+    With ``private_services`` the scale profile gets a PostgreSQL cluster and a Redis of
+    its own (processes ``postgres`` and ``redis``) and reaches moto's S3 through
+    ``stack.s3_relay``, so that a test can restart them and cut S3 off without touching
+    the machine's shared services.
     """
     if profile not in ("scale", "embedded"):
         raise ValueError(f"profile must be 'scale' or 'embedded', not {profile!r}")
     stack = Stack(profile, Path(tempfile.mkdtemp(prefix=f"fieldbook-{profile}-")))
     try:
         if profile == "scale":
-            env = _scale_env(stack, redis_db)
+            env = _scale_env(stack, redis_db, private_services)
         else:
             web_workers, job_workers = 1, 0
             env = fieldbook_env(stack.data_dir, f"sqlite:///{stack.data_dir / 'fieldbook.db'}")

@@ -127,8 +127,10 @@ class FaultProxy:
 
     def close(self) -> None:
         """Stop accepting, close every connection and wait for the relay threads."""
-        _close(self._listener)
-        for sock in self._sockets:
+        for sock in (self._listener, *self._sockets):
+            # shutdown wakes a thread blocked in accept or recv on it; close would not
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
             _close(sock)
         for thread in self._threads:
             thread.join(timeout=SERVER_GRACE_S)
