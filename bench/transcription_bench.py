@@ -36,7 +36,7 @@ from tests.transcription.factory import (
     wav_bytes,
 )
 from transcription.audio import decode
-from transcription.engines import FasterWhisperEngine
+from transcription.engines import CPU_BATCH_SIZE, DEFAULT_BEAM_SIZE, FasterWhisperEngine
 from transcription.pipeline import transcribe
 from transcription.scoring import word_error_rate
 
@@ -211,9 +211,9 @@ def main() -> None:
     parser.add_argument("--worker", choices=sorted(WORKERS))
     parser.add_argument("--audio", type=Path)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--beam", type=int, default=DEFAULT_BEAM_SIZE)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=CPU_BATCH_SIZE)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.worker:
