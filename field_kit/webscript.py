@@ -21,6 +21,8 @@ names the step number and the field, before a browser is started.
 
 from __future__ import annotations
 
+import contextlib
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,9 @@ SCRIPT_KEYS = frozenset({"name", "base_url", "on_error", "timeout_ms", "viewport
 ON_ERROR = ("continue", "stop")
 DEFAULT_TIMEOUT_MS = 10_000
 MAX_TIMEOUT_MS = 600_000
+# Error messages show a wrong value briefly: YAML aliases can nest a value a billion strings big.
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel = 3
 
 
 class ScriptError(ValueError):
@@ -89,9 +94,14 @@ def load_script(path: Path) -> WebScript:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise ScriptError(f"Cannot read {path}: {error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        raise ScriptError(f"{Path(path).name} is not UTF-8 text: {error}") from error
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
+    # Besides YAMLError, PyYAML lets out ValueError (a date such as 2024-02-30, an integer of
+    # over 4300 digits), IndexError, KeyError or AttributeError (tags such as '!!int' or
+    # '!!bool' on text they cannot read) and RecursionError (collections nested hundreds deep)
+    except Exception as error:
         raise ScriptError(f"{Path(path).name} is not valid YAML: {error}") from error
     return parse_script(data, default_name=Path(path).stem)
 
@@ -157,7 +167,8 @@ def _step(number: int, raw: Any, base_url: str | None, on_error: str, timeout_ms
     if kind == "go":
         url = _string(body, f"{where}: the URL", allow_empty=False)
         if base_url is not None:
-            url = urljoin(base_url, url)
+            with contextlib.suppress(ValueError):  # _url refuses what cannot be parsed
+                url = urljoin(base_url, url)
         return make(_url(url, f"{where}: the URL"))
     if kind in ("click", "note"):
         what = "the selector" if kind == "click" else "the note text"
@@ -210,7 +221,7 @@ def _string(value: Any, what: str, *, allow_empty: bool = True) -> str:
 
 def _choice(value: Any, what: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise ScriptError(f"{what} must be one of {', '.join(choices)} (got {value!r}).")
+        raise ScriptError(f"{what} must be one of {', '.join(choices)} (got {_BRIEF.repr(value)}).")
     return str(value)
 
 
@@ -221,7 +232,10 @@ def _timeout(value: Any, what: str) -> int:
 
 
 def _url(url: str, what: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # an unclosed IPv6 bracket, a host NFKC turns into '/' or '@'
+        raise ScriptError(f"{what} must be an http(s) URL (got {url!r}).") from error
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ScriptError(f"{what} must be an http(s) URL (got {url!r}).")
     return url

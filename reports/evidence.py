@@ -210,16 +210,21 @@ def span_to_dict(span: Span | None) -> dict[str, Any] | None:
 
 
 def span_from_dict(data: Mapping[str, Any] | None) -> Span | None:
-    """Rebuild a span from its journal form."""
+    """Rebuild a span from its journal form; raise ValueError for anything that is not one."""
     if data is None:
         return None
     kind = data.get("type")
-    if kind == "time":
-        return TimeSpan(float(data["start"]), float(data["end"]))
-    if kind == "region":
-        return RegionSpan(float(data["x"]), float(data["y"]), float(data["w"]), float(data["h"]))
-    if kind == "text":
-        return TextSpan(int(data["start"]), int(data["end"]))
+    try:
+        if kind == "time":
+            return TimeSpan(float(data["start"]), float(data["end"]))
+        if kind == "region":
+            return RegionSpan(
+                float(data["x"]), float(data["y"]), float(data["w"]), float(data["h"])
+            )
+        if kind == "text":
+            return TextSpan(int(data["start"]), int(data["end"]))
+    except (KeyError, TypeError, OverflowError) as error:  # a field missing, mistyped, or huge
+        raise ValueError(f"malformed {kind} span: {error!r}") from error
     raise ValueError(f"unknown span type {kind!r}")
 
 

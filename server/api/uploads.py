@@ -70,7 +70,9 @@ def _int_header(name: str) -> int | None:
     value = request.headers.get(name)
     if value is None:
         return None
-    if not value.isdigit():
+    # isdigit() admits digits such as '²' that int() refuses, and int() refuses more than
+    # 4300 digits: a byte count has at most 20 ASCII digits
+    if not (value.isascii() and value.isdigit()) or len(value) > 20:
         raise AppError(
             f"{name} must be a whole number of bytes.",
             code="upload.header_invalid",

@@ -12,7 +12,6 @@ through the same ingest as any other evidence and the spool file is removed.
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import fcntl
 import hashlib
@@ -85,7 +84,7 @@ def parse_metadata(header: str) -> dict[str, str]:
         key, _, encoded = pair.partition(" ")
         try:
             result[key] = base64.b64decode(encoded, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as error:
+        except ValueError as error:  # bad base64 or UTF-8, or text that is not even ASCII
             raise field_error(
                 f"Upload-Metadata.{key}", "Not base64 of UTF-8 text.", "upload.metadata_invalid"
             ) from error
@@ -262,7 +261,7 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
         )
     try:
         return algorithm, base64.b64decode(encoded, validate=True)
-    except binascii.Error as error:
+    except ValueError as error:  # bad base64, or text that is not even ASCII
         raise field_error("Upload-Checksum", "Not base64.", "upload.checksum_invalid") from error
 
 

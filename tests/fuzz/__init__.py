@@ -1,0 +1,1 @@
+"""Property-based fuzz tests of the parsers that read untrusted input."""
