@@ -11,6 +11,7 @@ from server.api import (
     evidence,
     findings,
     journals,
+    links,
     planning,
     studies,
     transcripts,
@@ -62,7 +63,7 @@ def register_api(app: Flask) -> None:
 
     flask-smorest keeps the OpenAPI document on the Api object, so each app gets its own.
     """
-    api = FieldbookApi(app, spec_kwargs=SPEC_KWARGS)
+    api = FieldbookApi(app, spec_kwargs={**SPEC_KWARGS, "extra_plugins": [links.LinksPlugin()]})
     app.extensions["fieldbook.api"] = api
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "A device API token."}
@@ -71,5 +72,6 @@ def register_api(app: Flask) -> None:
         # API calls are CSRF-checked in server.security, only when made with a browser session
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
+    links.check(api.spec)
     csrf.exempt(uploads.bp)
     app.register_blueprint(uploads.bp, url_prefix="/api/v1")

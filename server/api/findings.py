@@ -68,7 +68,11 @@ class MomentInSchema(InSchema):
     client_uuid = ma.fields.UUID(allow_none=True, load_default=None)
     occurred_at = ma.fields.AwareDateTime(allow_none=True, load_default=None)
     offset_s = ma.fields.Float(
-        allow_none=True, load_default=None, validate=ma.validate.Range(min=0), allow_nan=False
+        allow_none=True,
+        load_default=None,
+        # as long as the longest recording (a journal adds it to the visit's start)
+        validate=ma.validate.Range(min=0, max=1e7),
+        allow_nan=False,
     )
     stage = text(100, load_default="")
     what_happened = text(20_000, min_length=1, required=True)

@@ -61,6 +61,16 @@ def _when(*candidates: datetime | None) -> datetime:
     return datetime.now(UTC)
 
 
+def _started(visit: Visit) -> datetime:
+    """When a visit started; without a start sent, when the server heard of it.
+
+    A phone that was offline may send a visit hours after it ended: it started no later.
+    """
+    if visit.started_at is None and visit.ended_at is not None:
+        return min(_when(visit.created_at), _when(visit.ended_at))
+    return _when(visit.started_at, visit.created_at)
+
+
 def build_record(study: Study, *, embed_photos: bool) -> reports.StudyRecord:
     """Read everything a journal of this study may cite; only processed evidence counts."""
     visits = list(
@@ -115,7 +125,7 @@ def build_record(study: Study, *, embed_photos: bool) -> reports.StudyRecord:
                 channel=v.channel.value,
                 researcher=people.get(v.researcher_id, ""),
                 target_name=targets.get(v.target_id, "") if v.target_id else v.title,
-                started_at=_when(v.started_at, v.created_at),
+                started_at=_started(v),
                 ended_at=v.ended_at.astimezone(UTC) if v.ended_at else None,
                 status=v.status.value,
                 journey_id=str(v.journey_id) if v.journey_id else None,

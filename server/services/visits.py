@@ -94,6 +94,11 @@ def update_visit(user: User, visit_id: uuid.UUID, data: dict[str, Any]) -> Visit
             f"A {visit.status.value} visit cannot be changed.", code="visit.not_editable"
         )
     studies.check_references(db.session.get_one(Study, visit.study_id), data)
+    # the request's schema compares the two only when both are sent
+    started = data.get("started_at", visit.started_at)
+    ended = data.get("ended_at", visit.ended_at)
+    if started is not None and ended is not None and ended < started:
+        raise field_error("ended_at", "Must not be before started_at.")
     _normalise_manifest(data)
     return studies.update(user, visit, data, "visit.update")
 
