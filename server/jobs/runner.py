@@ -171,8 +171,16 @@ def run_job(job_id: uuid.UUID) -> None:
     job.progress = 1.0
     job.finished_at = utcnow()
     job.lease_until = None
-    db.session.commit()
-    log.info("job %s (%s) succeeded on attempt %s", job_id, job.kind, job.attempts)
+    kind, attempt = job.kind, job.attempts
+    try:
+        db.session.commit()
+    except Exception:
+        # The database went away during the commit, which may or may not have landed. If
+        # it did not, the lease runs out and the job runs again (handlers are idempotent).
+        log.warning("job %s (%s) finished; recording it failed", job_id, kind, exc_info=True)
+        db.session.rollback()
+        return
+    log.info("job %s (%s) succeeded on attempt %s", job_id, kind, attempt)
     dispatch()
 
 

@@ -11,6 +11,7 @@ import io
 import math
 import os
 import re
+import struct
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -50,7 +51,8 @@ THUMB_QUALITY = 80
 _HASH_SIDE = 8
 _MAX_TEXT = 200
 _MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "HEIF": "image/heic"}
-_UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, RuntimeError, TypeError)
+# struct.error: a TIFF header cut short inside an EXIF block
+_UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, RuntimeError, TypeError, struct.error)
 _BAD_EXIF = (*_UNREADABLE, KeyError, IndexError, ZeroDivisionError, OverflowError)
 
 _EDITORS = re.compile(

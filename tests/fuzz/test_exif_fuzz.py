@@ -475,6 +475,8 @@ def test_any_exif_block_gives_sane_metadata_or_a_photo_refusal(exif: bytes, fmt:
     ),
     junk=st.binary(max_size=300),
 )
+# an EXIF block that ends right after its TIFF byte order and magic number
+@example(marker=0xE1, prefix=b"Exif\x00\x00MM\x00*", junk=b"")
 def test_random_app_segments_give_sane_metadata_or_a_photo_refusal(
     marker: int, prefix: bytes, junk: bytes
 ) -> None:

@@ -152,9 +152,9 @@ def assert_nothing_lost_nothing_doubled(field: Field, fleet: Any) -> dict[str, A
     per_subject = Counter((row.kind, row.subject_id) for row in rows)
     assert max(per_subject.values()) == 1, [k for k, n in per_subject.items() if n > 1]
     finished = Counter(message.split()[1] for message in log_lines(field, ") succeeded on attempt"))
-    assert {str(row.id).replace("-", "") for row in rows} <= {
-        job_id.replace("-", "") for job_id in finished
-    }
+    # a commit cut by the database going away may have landed without the worker knowing
+    unsure = {message.split()[1] for message in log_lines(field, "; recording it failed")}
+    assert {str(row.id) for row in rows} <= set(finished) | unsure
     assert max(finished.values()) == 1, [j for j, n in finished.items() if n > 1]
     return {
         "visits": report.visits_acked,
