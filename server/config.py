@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "JOB_THREADS": 2,
     "INPROCESS_WORKER": True,
     "JOB_LEASE_SECONDS": 300,  # a worker renews its job's lease every third of this
+    "JOB_RETRY_BASE": 5,  # seconds before a failed job's first retry; 4x longer each time
     "JOB_SWEEP_SECONDS": 30,  # how often each worker looks for jobs the queue lost
     "JOB_REDELIVER_SECONDS": 300,  # a queued job due this long lost its queue message
     "JOB_OUTAGE_RETRY_SECONDS": 15,  # next try after the database or store was away

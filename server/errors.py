@@ -15,6 +15,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from server.extensions import database_unavailable
+
 log = logging.getLogger(__name__)
 
 # machine codes for plain HTTP errors raised by Flask, Werkzeug and extensions
@@ -172,8 +174,7 @@ def handle_database_error(error: sa.exc.DBAPIError) -> Any:
     Nothing was written: the transaction did not commit. The client sends the same
     request again after ``Retry-After``; its client UUID makes that safe.
     """
-    outage = isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError)
-    if not (outage or error.connection_invalidated):
+    if not database_unavailable(error):
         return handle_unexpected(error)
     log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
     return _respond(

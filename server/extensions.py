@@ -48,6 +48,17 @@ class Database:
         return engine
 
 
+def database_unavailable(error: BaseException) -> bool:
+    """Tell whether an error says the database is away (down, restarting, unreachable).
+
+    Such an error says nothing about the request or job that met it: nothing committed,
+    and the same work may be tried again once the database is back.
+    """
+    if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return True
+    return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+
+
 def create_engine(url: str, *, echo: bool = False) -> sa.Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):

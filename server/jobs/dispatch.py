@@ -17,7 +17,7 @@ PENDING = "fieldbook.jobs.pending"  # created in the open transaction
 READY = "fieldbook.jobs.ready"  # committed, not yet handed to Huey
 
 
-def enqueue(app: Flask, job_id: uuid.UUID, delay: float | None = None) -> bool:
+def enqueue(app: Flask, job_id: uuid.UUID, delay: float | None = None) -> None:
     """Hand one committed job's id to Huey, now or after ``delay`` seconds.
 
     A broker that does not answer is logged, not raised: the job row is committed and
@@ -32,8 +32,6 @@ def enqueue(app: Flask, job_id: uuid.UUID, delay: float | None = None) -> bool:
             task(str(job_id))
     except Exception:
         log.warning("could not hand job %s to the queue; the sweeper will", job_id, exc_info=True)
-        return False
-    return True
 
 
 def dispatch() -> None:

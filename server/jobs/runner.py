@@ -19,7 +19,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from server.extensions import db
+from server.extensions import database_unavailable, db
 from server.jobs.dispatch import dispatch, enqueue
 from server.models import Job, JobStatus, utcnow
 from server.storage import StorageUnavailable
@@ -139,11 +139,7 @@ def is_outage(error: BaseException) -> bool:
     ``JOB_OUTAGE_RETRY_SECONDS`` without using one of its attempts, so an outage longer
     than the retry backoff does not fail good work for good.
     """
-    if isinstance(error, StorageUnavailable):
-        return True
-    if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
-        return True
-    return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+    return isinstance(error, StorageUnavailable) or database_unavailable(error)
 
 
 def run_job(job_id: uuid.UUID) -> None:
@@ -194,7 +190,7 @@ def _record_failure(job_id: uuid.UUID, exc: Exception) -> None:
         job.attempts -= 1  # the job itself did nothing wrong
         delay = float(app.config["JOB_OUTAGE_RETRY_SECONDS"])
     else:
-        delay = backoff(job.attempts, app.config.get("JOB_RETRY_BASE", 5))
+        delay = backoff(job.attempts, app.config["JOB_RETRY_BASE"])
     retry = outage or (not isinstance(exc, PermanentJobError) and job.attempts < job.max_attempts)
     log.warning("job %s (%s) failed on attempt %s: %s", job_id, job.kind, job.attempts, exc)
     job.error = f"{type(exc).__name__}: {exc}"[:2000]
