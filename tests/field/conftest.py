@@ -9,16 +9,9 @@ mobile user agent) with its own IndexedDB, service worker and permissions.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import random
-import secrets
 import shutil
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,15 +31,19 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.live.server_process import (
+    ServerProcess,
+    fieldbook_env,
+    run_fieldbook,
+    start_fieldbook,
+)
 from tests.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 ARTIFACTS = REPO / "artifacts" / "field"
 ADMIN_EMAIL = "admin@fieldbook.local"
 ADMIN_PASSWORD = "field app admin password 1"
 RESEARCHER_PASSWORD = "field app researcher password 1"
-START_TIMEOUT_S = 60.0
 PHONE = "Pixel 7"
 # where the emulated phone says it is: a street in Leeds
 PLACE: Geolocation = {"latitude": 53.7997, "longitude": -1.5492, "accuracy": 12.0}
@@ -91,82 +88,23 @@ def jpeg_bytes(width: int = 320, height: int = 240, *, seed: int = 0, noise: boo
 # --- the server -----------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    """A running ``fieldbook serve``."""
-
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log_tail(self, lines: int = 40) -> str:
-        """Return the end of the server's output."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def _signal_group(pid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signum)
-
-
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """Start Fieldbook on a fresh data folder: ``fieldbook init``, then ``fieldbook serve``."""
     data = tmp_path_factory.mktemp("field-app-server")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOOK_")}
-    env.update(
-        {
-            "FIELDBOOK_ENV": "production",
-            "FIELDBOOK_DATA_DIR": str(data),
-            "FIELDBOOK_SECRET_KEY": secrets.token_urlsafe(32),
-            "FIELDBOOK_LOGIN_RATE_LIMIT": "1000 per minute",
-            # recordings here are test tones: nothing worth transcribing
-            "FIELDBOOK_AUTO_TRANSCRIBE": "false",
-            # gunicorn keeps a control socket here; one folder per server keeps them apart
-            "XDG_RUNTIME_DIR": str(data),
-            "PYTHONUNBUFFERED": "1",
-            # the code of this checkout, whatever the state of the editable install
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        }
+    env = fieldbook_env(
+        data,
+        f"sqlite:///{data / 'fieldbook.db'}",
+        FIELDBOOK_ENV="production",
+        FIELDBOOK_LOGIN_RATE_LIMIT="1000 per minute",
+        # recordings here are test tones: nothing worth transcribing
+        FIELDBOOK_AUTO_TRANSCRIBE="false",
     )
-    init = subprocess.run(
-        [str(BIN / "fieldbook"), "init"],
-        env={**env, "FIELDBOOK_PASSWORD": ADMIN_PASSWORD},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    init = run_fieldbook({**env, "FIELDBOOK_PASSWORD": ADMIN_PASSWORD}, "init")
     assert init.returncode == 0, init.stdout + init.stderr
-    port = free_port()
-    log_path = data / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(BIN / "fieldbook"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    running = Server(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            requests.get(running.base_url + "/field/", timeout=2)
-            break
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                _signal_group(process.pid, signal.SIGKILL)
-                pytest.fail(f"fieldbook serve did not start:\n{running.log_tail()}")
-            time.sleep(0.2)
+    running = start_fieldbook(env, free_port(), data / "serve.log")
     yield running
-    _signal_group(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        _signal_group(process.pid, signal.SIGKILL)
-        process.wait(timeout=20)
-    _signal_group(process.pid, signal.SIGKILL)  # workers left behind by the master
+    running.stop()
 
 
 class Api:
@@ -201,7 +139,7 @@ class Api:
 
 
 @pytest.fixture(scope="session")
-def admin(server: Server) -> Iterator[Api]:
+def admin(server: ServerProcess) -> Iterator[Api]:
     """The first admin, signed in on a device."""
     api = Api(server.base_url, ADMIN_EMAIL, ADMIN_PASSWORD, "test admin")
     yield api
@@ -212,7 +150,7 @@ def admin(server: Server) -> Iterator[Api]:
 class Team:
     """A study with one researcher, a store to visit and the researcher's assignment."""
 
-    server: Server
+    server: ServerProcess
     study: dict[str, Any]
     target: dict[str, Any]
     assignment: dict[str, Any]
@@ -233,7 +171,7 @@ CONSENT = "Only record where the person you speak to has agreed, or where the la
 
 
 @pytest.fixture
-def team(server: Server, admin: Api) -> Iterator[Team]:
+def team(server: ServerProcess, admin: Api) -> Iterator[Team]:
     """Create a study, a researcher, a store and an in-person assignment through the API."""
     suffix = uuid.uuid4().hex[:6]
     study = admin.json(
@@ -344,7 +282,7 @@ class Phone:
 
 
 @pytest.fixture
-def phone(playwright: Playwright, browser: Browser, server: Server) -> Iterator[Phone]:
+def phone(playwright: Playwright, browser: Browser, server: ServerProcess) -> Iterator[Phone]:
     """A fresh phone (Pixel-like, touch, mobile) allowed to use its location and microphone."""
     device = dict(playwright.devices[PHONE])
     device.pop("default_browser_type", None)

@@ -7,15 +7,9 @@ admin creates a study and a researcher through the API, as an admin would.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-import signal
 import struct
-import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +27,12 @@ from PIL import Image
 from field_kit.cli import main as fieldkit_main
 from field_kit.client import FieldbookClient
 from field_kit.outbox import Outbox
+from tests.live.server_process import (
+    ServerProcess,
+    fieldbook_env,
+    run_fieldbook,
+    start_fieldbook,
+)
 from tests.services import free_port
 
 BIN = Path(sys.executable).parent
@@ -41,92 +41,35 @@ TINY_WHISPER = REPO.parent / "shared" / "models" / "faster-whisper-tiny.en"
 ADMIN_EMAIL = "admin@fieldbook.local"
 ADMIN_PASSWORD = "field kit admin password 1"
 RESEARCHER_PASSWORD = "field kit researcher password 1"
-START_TIMEOUT_S = 60.0
-
-
-@dataclass
-class Server:
-    """A running ``fieldbook serve``."""
-
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log_tail(self, lines: int = 40) -> str:
-        """Return the end of the server's output."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def _signal_group(pid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signum)
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """Start Fieldbook on a fresh data folder: ``fieldbook init``, then ``fieldbook serve``."""
     data = tmp_path_factory.mktemp("fieldbook-server")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOOK_")}
-    env.update(
-        {
-            "FIELDBOOK_DATA_DIR": str(data),
-            "FIELDBOOK_PASSWORD": ADMIN_PASSWORD,
-            "FIELDBOOK_SECRET_KEY": secrets.token_urlsafe(32),
-            "FIELDBOOK_LOGIN_RATE_LIMIT": "1000 per minute",
-            # cheap password hashes keep sign-ins fast; production uses Argon2id's defaults
-            "FIELDBOOK_PASSWORD_HASH_TIME_COST": "1",
-            "FIELDBOOK_PASSWORD_HASH_MEMORY_KIB": "64",
-            # gunicorn keeps a control socket here; one folder per server keeps them apart
-            "XDG_RUNTIME_DIR": str(data),
-            "PYTHONUNBUFFERED": "1",
-            # the checkout's packages first, whatever the state of the editable install
-            "PYTHONPATH": str(REPO),
-        }
+    env = fieldbook_env(
+        data,
+        f"sqlite:///{data / 'fieldbook.db'}",
+        FIELDBOOK_LOGIN_RATE_LIMIT="1000 per minute",
+        # cheap password hashes keep sign-ins fast; production uses Argon2id's defaults
+        FIELDBOOK_PASSWORD_HASH_TIME_COST="1",
+        FIELDBOOK_PASSWORD_HASH_MEMORY_KIB="64",
     )
     if TINY_WHISPER.is_dir():
         # uploaded recordings get transcribed; a local model keeps that off the network
         env["FIELDBOOK_WHISPER_MODEL"] = str(TINY_WHISPER)
-    init = subprocess.run(
-        [str(BIN / "fieldbook"), "init"], env=env, capture_output=True, text=True, timeout=120
-    )
+    init = run_fieldbook({**env, "FIELDBOOK_PASSWORD": ADMIN_PASSWORD}, "init")
     assert init.returncode == 0, init.stdout + init.stderr
-    port = free_port()
-    log_path = data / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(BIN / "fieldbook"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    running = Server(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            requests.get(running.base_url + "/api/v1/openapi.json", timeout=2)
-            break
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                _signal_group(process.pid, signal.SIGKILL)
-                pytest.fail(f"fieldbook serve did not start:\n{running.log_tail()}")
-            time.sleep(0.2)
+    running = start_fieldbook(env, free_port(), data / "serve.log")
     yield running
-    _signal_group(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=5)  # the data folder is thrown away: no need to wait long
-    except subprocess.TimeoutExpired:
-        _signal_group(process.pid, signal.SIGKILL)
-        process.wait(timeout=20)
-    _signal_group(process.pid, signal.SIGKILL)  # workers left behind by the master
+    running.stop()
 
 
 @dataclass
 class Team:
     """A study with one researcher in it, and the admin who made them."""
 
-    server: Server
+    server: ServerProcess
     admin: FieldbookClient
     study_id: str
     researcher_email: str
@@ -140,7 +83,7 @@ class Team:
 
 
 @pytest.fixture(scope="session")
-def team(server: Server) -> Iterator[Team]:
+def team(server: ServerProcess) -> Iterator[Team]:
     """Create a study and a researcher through the API, as the admin."""
     admin = FieldbookClient(server.base_url)
     admin.login(ADMIN_EMAIL, ADMIN_PASSWORD, "test admin")
@@ -167,7 +110,7 @@ def team(server: Server) -> Iterator[Team]:
 
 
 @pytest.fixture(scope="session")
-def evidence_api(server: Server) -> None:
+def evidence_api(server: ServerProcess) -> None:
     """Skip unless the server has the evidence endpoints (multipart, notes, tus)."""
     paths = requests.get(server.base_url + "/api/v1/openapi.json", timeout=10).json()["paths"]
     tus = requests.options(server.base_url + "/api/v1/uploads", timeout=10)
