@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +14,13 @@ import pytest
 import redis
 import requests
 
+from tests.live.server_process import (
+    FIELDBOOK,
+    ServerProcess,
+    fieldbook_env,
+    run_fieldbook,
+    start_fieldbook,
+)
 from tests.services import REDIS_URL, SHARED, free_port, missing, port_open
 
 CALL = SHARED / "audio" / "call_phone8k.wav"
@@ -30,42 +35,32 @@ class Stack:
         self.tmp = tmp
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/api/v1"
-        self.env = {
-            **os.environ,
-            "FIELDBOOK_DATA_DIR": str(tmp),
-            "FIELDBOOK_SECRET_KEY": "workers",
-            "FIELDBOOK_PASSWORD": PASSWORD,
-            "FIELDBOOK_JOBS": "redis",
-            "FIELDBOOK_REDIS_URL": REDIS_URL,
-            "FIELDBOOK_WHISPER_MODEL": str(MODEL),
-            "FIELDBOOK_WHISPER_THREADS": "1",
-            "FIELDBOOK_JOB_LEASE_SECONDS": "4",
-            "PYTHONUNBUFFERED": "1",
-        }
+        self.env = fieldbook_env(
+            tmp,
+            f"sqlite:///{tmp / 'fieldbook.db'}",
+            FIELDBOOK_JOBS="redis",
+            FIELDBOOK_REDIS_URL=REDIS_URL,
+            FIELDBOOK_WHISPER_MODEL=str(MODEL),
+            FIELDBOOK_WHISPER_THREADS="1",
+            FIELDBOOK_JOB_LEASE_SECONDS="4",
+        )
+        self.server: ServerProcess | None = None
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def fieldbook(self, *args: str, log: str) -> subprocess.Popen[bytes]:
         out = open(self.tmp / log, "ab")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", *args], env=self.env, stdout=out, stderr=out
-        )
+        process = subprocess.Popen([str(FIELDBOOK), *args], env=self.env, stdout=out, stderr=out)
         self.processes.append(process)
         return process
 
     def start(self) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "server.cli", "init"],
-            env=self.env,
-            check=True,
-            capture_output=True,
-        )
-        self.fieldbook("serve", "--port", str(self.port), log="server.log")
-        deadline = time.monotonic() + 30
-        while not port_open("127.0.0.1", self.port):
-            assert time.monotonic() < deadline, (self.tmp / "server.log").read_text()
-            time.sleep(0.2)
+        init = run_fieldbook({**self.env, "FIELDBOOK_PASSWORD": PASSWORD}, "init")
+        assert init.returncode == 0, init.stdout + init.stderr
+        self.server = start_fieldbook(self.env, self.port, self.tmp / "server.log")
 
     def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
         for process in self.processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
