@@ -194,7 +194,9 @@ def test_manual_recording_logs_what_a_person_does(kit: Kit, website: str) -> Non
             page.locator("#email").fill("rae@example.test")
             page.click("#send")
             page.wait_for_url("**/thanks.html*")
-            page.wait_for_timeout(800)
+            # a person reads the last page before closing it; the recorder polls every
+            # 200 ms and a full-page screenshot takes longer on a loaded machine
+            page.wait_for_timeout(3000)
             page.close()
             browser.close()
         output, _ = rec.communicate(timeout=60)
