@@ -7,13 +7,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from server.api.common import InSchema, OutSchema, SelectPage
+from server.api.common import ApiBlueprint, InSchema, OutSchema, SelectPage
 from server.models import Study
 from server.services import access, audit
 
-blp = Blueprint("audit", __name__, description="The audit log")
+blp = ApiBlueprint("audit", __name__, description="The audit log")
 
 
 class AuditEventSchema(OutSchema):

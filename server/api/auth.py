@@ -9,13 +9,12 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from server.api.common import InSchema, OutSchema, text
+from server.api.common import ApiBlueprint, InSchema, OutSchema, text
 from server.extensions import limiter
 from server.services import access, accounts, audit
 
-blp = Blueprint("auth", __name__, description="Device tokens and the signed-in user")
+blp = ApiBlueprint("auth", __name__, description="Device tokens and the signed-in user")
 
 
 class TokenRequestSchema(InSchema):

@@ -100,7 +100,19 @@ class FilePart(Upload):
         return value
 
 
-class MultipartBlueprint(Blueprint):
+class ApiBlueprint(Blueprint):
+    """The API's blueprint: each argument schema is built once, not on every request.
+
+    Given a schema class, webargs makes an instance of it for each request it parses;
+    a shared instance is safe because marshmallow keeps no state between loads.
+    """
+
+    def arguments(self, schema: type[ma.Schema] | ma.Schema, **kwargs: Any) -> Any:
+        instance = schema() if isinstance(schema, type) else schema
+        return super().arguments(instance, **kwargs)
+
+
+class MultipartBlueprint(ApiBlueprint):
     """A blueprint whose views may take a file and its form fields as one argument.
 
     An OpenAPI 3 operation has one request body; reading the fields and the files as
@@ -109,7 +121,7 @@ class MultipartBlueprint(Blueprint):
 
     ARGUMENTS_PARSER = MultipartParser()
     DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
-        **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        **ApiBlueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
         "form_and_files": "multipart/form-data",
     }
 

@@ -7,14 +7,20 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from server.api.common import InSchema, OutSchema, SelectPage, created_or_existing, text
+from server.api.common import (
+    ApiBlueprint,
+    InSchema,
+    OutSchema,
+    SelectPage,
+    created_or_existing,
+    text,
+)
 from server.models import Finding, FindingKind, SpanKind, Study
 from server.services import access, findings
 from server.services.access import current_user
 
-blp = Blueprint("findings", __name__, description="Moments, findings, citations and actions")
+blp = ApiBlueprint("findings", __name__, description="Moments, findings, citations and actions")
 
 
 class SpanSchema(InSchema):

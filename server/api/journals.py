@@ -8,14 +8,13 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from server.api.common import InSchema, OutSchema, SelectPage
+from server.api.common import ApiBlueprint, InSchema, OutSchema, SelectPage
 from server.services import journals
 from server.services.access import current_user
 from server.storage import content_disposition
 
-blp = Blueprint("journals", __name__, description="Experience journals")
+blp = ApiBlueprint("journals", __name__, description="Experience journals")
 
 FORMATS = {"html": "html", "pdf": "pdf", "markdown": "md", "json": "json"}
 # a journal is self-contained: its own inline styles and data: images, nothing else

@@ -7,13 +7,19 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from server.api.common import InSchema, OutSchema, SelectPage, created_or_existing, text
+from server.api.common import (
+    ApiBlueprint,
+    InSchema,
+    OutSchema,
+    SelectPage,
+    created_or_existing,
+    text,
+)
 from server.models import Assignment, Channel, Journey, Role, Study, Target, TargetKind
 from server.services import access, studies
 
-blp = Blueprint("planning", __name__, description="Targets, journeys and assignments")
+blp = ApiBlueprint("planning", __name__, description="Targets, journeys and assignments")
 
 
 class TargetInSchema(InSchema):

@@ -7,13 +7,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from server.api.common import InSchema, OutSchema, SelectPage, for_changes, text
+from server.api.common import ApiBlueprint, InSchema, OutSchema, SelectPage, for_changes, text
 from server.models import Role, Study
 from server.services import access, studies
 
-blp = Blueprint("studies", __name__, description="Studies and their members")
+blp = ApiBlueprint("studies", __name__, description="Studies and their members")
 
 
 class ChecklistItemSchema(ma.Schema):

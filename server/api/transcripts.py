@@ -7,14 +7,13 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from server.api.common import InSchema, OutSchema, text
+from server.api.common import ApiBlueprint, InSchema, OutSchema, text
 from server.models import Evidence, JobStatus, Study
 from server.services import access, search, transcripts
 from server.services.access import current_user
 
-blp = Blueprint("transcripts", __name__, description="Transcripts, jobs and search")
+blp = ApiBlueprint("transcripts", __name__, description="Transcripts, jobs and search")
 
 
 class SegmentSchema(OutSchema):

@@ -8,14 +8,13 @@ from typing import Any
 import marshmallow as ma
 import sqlalchemy as sa
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.api.auth import UserSchema
-from server.api.common import InSchema, SelectPage, text
+from server.api.common import ApiBlueprint, InSchema, SelectPage, text
 from server.models import User
 from server.services import access, accounts
 
-blp = Blueprint("users", __name__, description="User accounts (admins)")
+blp = ApiBlueprint("users", __name__, description="User accounts (admins)")
 
 
 class UserCreateSchema(InSchema):

@@ -7,9 +7,9 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.api.common import (
+    ApiBlueprint,
     InSchema,
     OutSchema,
     SelectPage,
@@ -20,7 +20,7 @@ from server.api.common import (
 from server.models import Channel, EvidenceKind, Study, Visit, VisitStatus
 from server.services import access, visits
 
-blp = Blueprint("visits", __name__, description="Visits and their review workflow")
+blp = ApiBlueprint("visits", __name__, description="Visits and their review workflow")
 
 
 class ManifestEntrySchema(InSchema):

@@ -35,25 +35,25 @@ def current_user() -> User:
     return user
 
 
+# built once, in Core: every study-scoped request asks it
+_MEMBERSHIPS = Membership.__table__
+_ROLE = sa.select(_MEMBERSHIPS.c.role).where(
+    _MEMBERSHIPS.c.study_id == sa.bindparam("study_id"),
+    _MEMBERSHIPS.c.user_id == sa.bindparam("user_id"),
+)
+
+
 def role_in(user: User, study_id: uuid.UUID) -> Role | None:
     """Return the user's role in a study; admins count as managers everywhere."""
     if user.is_admin:
         return Role.manager
-    role: Role | None = db.session.scalar(
-        sa.select(Membership.role).where(
-            Membership.study_id == study_id, Membership.user_id == user.id
-        )
-    )
-    return role
+    return role_in_study_exact(user.id, study_id)
 
 
 def role_in_study_exact(user_id: uuid.UUID, study_id: uuid.UUID) -> Role | None:
     """Return the role a membership row gives, ignoring admin rights."""
-    role: Role | None = db.session.scalar(
-        sa.select(Membership.role).where(
-            Membership.study_id == study_id, Membership.user_id == user_id
-        )
-    )
+    params = {"study_id": study_id, "user_id": user_id}
+    role: Role | None = db.session.connection().execute(_ROLE, params).scalar()
     return role
 
 

@@ -121,32 +121,36 @@ def issue_token(
     return token, secret
 
 
+# built once: this runs before every token-authenticated request
+_TOKEN_USER = (
+    sa.select(User, ApiToken.id, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == sa.bindparam("digest"))
+)
+_NOTE_TOKEN_USE = (
+    sa.update(ApiToken)
+    .where(ApiToken.id == sa.bindparam("token_id"))
+    .values(last_used_at=sa.bindparam("now"), last_used_ip=sa.bindparam("ip"))
+)
+
+
 def user_for_token(secret: str, ip: str | None) -> User | None:
     """Return the user of a live token and note its use, or None."""
-    # one query for token and user: this runs before every token-authenticated request
-    row = db.session.execute(
-        sa.select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == _digest(secret))
-    ).first()
+    row = db.session.execute(_TOKEN_USER, {"digest": _digest(secret)}).first()
     if row is None:
         return None
-    token, user = row
+    user, token_id, revoked_at, expires_at, last_used_at = row
     now = utcnow()
-    if token.revoked_at is not None:
+    if revoked_at is not None:
         return None
-    if token.expires_at is not None and token.expires_at <= now:
+    if expires_at is not None and expires_at <= now:
         return None
     if not user.is_active:
         return None
     # write last use at most once a minute so reads do not turn into writes
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+    if last_used_at is None or now - last_used_at > timedelta(minutes=1):
         try:
-            db.session.execute(
-                sa.update(ApiToken)
-                .where(ApiToken.id == token.id)
-                .values(last_used_at=now, last_used_ip=ip)
-            )
+            db.session.execute(_NOTE_TOKEN_USE, {"token_id": token_id, "now": now, "ip": ip})
             db.session.commit()
         except OperationalError:
             # a read-only request lost the race for SQLite's write lock: the note of last

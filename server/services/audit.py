@@ -56,7 +56,7 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add an event to the current transaction, so it is kept exactly when the change is."""
-    db.session.add(
+    db.insert(
         _event(
             action,
             actor=actor,

@@ -135,7 +135,7 @@ def moments_query(user: User, visit_id: uuid.UUID) -> sa.Select[Any]:
 def create_finding(user: User, study_id: uuid.UUID, data: dict[str, Any]) -> tuple[Finding, bool]:
     """Write a finding (reviewers and managers); citations are checked, not yet required."""
     study = access.get(Study, study_id, user, access.REVIEWERS)
-    studies.check_references(study, data)
+    studies.check_references(study.id, data)
     specs = data.pop("citations", [])
     client_uuid = data.pop("client_uuid", None)
     rows = _citation_rows(study.id, specs, "citations")

@@ -2,8 +2,8 @@
 
 The same UUID with the same content returns the record made the first time; the same
 UUID with other content is a 409 and leaves the original unchanged. A unique constraint
-on ``client_uuid`` makes this hold when two processes race: the loser's insert fails,
-it rolls back to its savepoint and answers with the winner's record.
+on ``client_uuid`` makes this hold when two processes race: the loser's insert does
+nothing (``ON CONFLICT DO NOTHING``) and it answers with the winner's record.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from server.errors import Conflict
 from server.extensions import db
@@ -61,20 +60,15 @@ def create_once(
     record = build()
     record.client_uuid = client_uuid  # type: ignore[attr-defined]
     record.client_hash = digest if client_uuid is not None else None  # type: ignore[attr-defined]
-    savepoint = db.session.begin_nested()
-    try:
-        db.session.add(record)
-        db.session.flush()
-    except IntegrityError:
-        savepoint.rollback()
-        if client_uuid is None:
-            raise
-        existing = _existing(model, client_uuid)
-        if existing is None:
-            raise
-        if not visible(existing):
-            raise Conflict("This client UUID is taken.", code="idempotency.conflict") from None
-        _same_or_conflict(existing, digest)
-        return existing, False
-    savepoint.commit()
-    return record, True
+    if client_uuid is None:
+        db.insert(record)
+        return record, True
+    if db.insert(record, unless_taken="client_uuid"):
+        return record, True
+    existing = _existing(model, client_uuid)
+    if existing is None:  # pragma: no cover - the row that was in the way is gone
+        raise Conflict("This client UUID is taken.", code="idempotency.conflict")
+    if not visible(existing):
+        raise Conflict("This client UUID is taken.", code="idempotency.conflict")
+    _same_or_conflict(existing, digest)
+    return existing, False

@@ -103,12 +103,12 @@ def remove_member(study: Study, user_id: uuid.UUID) -> None:
 
 
 def _check_in_study(
-    model: type[Any], object_id: uuid.UUID | None, study: Study, field: str
+    model: type[Any], object_id: uuid.UUID | None, study_id: uuid.UUID, field: str
 ) -> None:
     if object_id is None:
         return
     found = db.session.scalar(
-        sa.select(model.id).where(model.id == object_id, model.study_id == study.id)
+        sa.select(model.id).where(model.id == object_id, model.study_id == study_id)
     )
     if found is None:
         raise field_error(field, "Not found in this study.", code="reference.not_in_study")
@@ -138,8 +138,8 @@ def create_assignment(user: User, study: Study, data: dict[str, Any]) -> tuple[A
         raise field_error(
             "researcher_id", "Not a researcher of this study.", code="assignment.not_researcher"
         )
-    _check_in_study(Target, data.get("target_id"), study, "target_id")
-    _check_in_study(Journey, data.get("journey_id"), study, "journey_id")
+    _check_in_study(Target, data.get("target_id"), study.id, "target_id")
+    _check_in_study(Journey, data.get("journey_id"), study.id, "journey_id")
     client_uuid = data.pop("client_uuid", None)
 
     def build() -> Assignment:
@@ -162,11 +162,11 @@ def create_assignment(user: User, study: Study, data: dict[str, Any]) -> tuple[A
     return assignment, created
 
 
-def check_references(study: Study, data: dict[str, Any]) -> None:
+def check_references(study_id: uuid.UUID, data: dict[str, Any]) -> None:
     """Refuse target, journey or assignment ids that are not of this study."""
-    _check_in_study(Target, data.get("target_id"), study, "target_id")
-    _check_in_study(Journey, data.get("journey_id"), study, "journey_id")
-    _check_in_study(Assignment, data.get("assignment_id"), study, "assignment_id")
+    _check_in_study(Target, data.get("target_id"), study_id, "target_id")
+    _check_in_study(Journey, data.get("journey_id"), study_id, "journey_id")
+    _check_in_study(Assignment, data.get("assignment_id"), study_id, "assignment_id")
 
 
 def require_own_assignment(user: User, assignment: Assignment) -> None:

@@ -37,8 +37,9 @@ EDITABLE = frozenset({VisitStatus.draft, VisitStatus.returned})
 
 def create_visit(user: User, study_id: uuid.UUID, data: dict[str, Any]) -> tuple[Visit, bool]:
     """Start a visit for the calling researcher; repeats with the same client UUID are safe."""
-    study = access.get(Study, study_id, user, {Role.researcher})
-    studies.check_references(study, data)
+    # the caller's membership is all a create needs to know of the study
+    access.require_role(user, study_id, {Role.researcher})
+    studies.check_references(study_id, data)
     assignment_id = data.get("assignment_id")
     if assignment_id is not None:
         assignment = db.session.get(Assignment, assignment_id)
@@ -50,17 +51,17 @@ def create_visit(user: User, study_id: uuid.UUID, data: dict[str, Any]) -> tuple
     _normalise_manifest(data)
 
     def build() -> Visit:
-        return Visit(study_id=study.id, researcher_id=user.id, **data)
+        return Visit(study_id=study_id, researcher_id=user.id, **data)
 
     visit, created = create_once(
         Visit,
         client_uuid,
-        {**data, "study_id": study.id},
+        {**data, "study_id": study_id},
         build,
         visible=lambda v: v.researcher_id == user.id,
     )
     if created:
-        audit.record("visit.create", study_id=study.id, object_type="visit", object_id=visit.id)
+        audit.record("visit.create", study_id=study_id, object_type="visit", object_id=visit.id)
     return visit, created
 
 
@@ -93,7 +94,7 @@ def update_visit(user: User, visit_id: uuid.UUID, data: dict[str, Any]) -> Visit
         raise Conflict(
             f"A {visit.status.value} visit cannot be changed.", code="visit.not_editable"
         )
-    studies.check_references(db.session.get_one(Study, visit.study_id), data)
+    studies.check_references(visit.study_id, data)
     # the request's schema compares the two only when both are sent
     started = data.get("started_at", visit.started_at)
     ended = data.get("ended_at", visit.ended_at)
