@@ -7,6 +7,7 @@ from typing import Any
 
 from reports.catalog import StudyIndex
 from reports.citations import IntegrityProblem, check_citations, check_visit_citations
+from reports.collector import without_collector
 from reports.data import Finding, StudyRecord, Visit
 from reports.entries import (
     evidence_entry,
@@ -171,6 +172,7 @@ def visit_body(index: StudyIndex, visit: Visit) -> dict[str, Any]:
     }
 
 
+@without_collector
 def compile_visit_journal(source: StudyRecord | StudyIndex, visit_id: str) -> Journal:
     """Compile the journal of one visit: its metrics, checklist, timeline and evidence."""
     index = index_of(source)
@@ -192,6 +194,7 @@ def compile_visit_journal(source: StudyRecord | StudyIndex, visit_id: str) -> Jo
     return Journal("visit", visit.id, title, body)
 
 
+@without_collector
 def compile_journey_journal(source: StudyRecord | StudyIndex, journey_id: str) -> Journal:
     """Compile one journey as a single timeline across its in-person, phone and web visits."""
     index = index_of(source)

@@ -9,6 +9,7 @@ from typing import Any
 
 from reports.catalog import StudyIndex
 from reports.citations import check_study_citations
+from reports.collector import without_collector
 from reports.compiler import evidence_catalog, gaps_of, index_of, study_entry
 from reports.data import CHANNELS, ChecklistAnswer, StudyRecord, Visit
 from reports.entries import (
@@ -161,8 +162,13 @@ def _headline(
     return [metric for metric in candidates if metric is not None]
 
 
+@without_collector
 def compile_study_journal(source: StudyRecord | StudyIndex) -> Journal:
-    """Compile the study journal from the whole record in one linear pass."""
+    """Compile the study journal from the whole record in one linear pass.
+
+    Runs with the cycle collector paused (``reports.collector``), which otherwise walks
+    the whole record again and again as a large journal grows.
+    """
     index = index_of(source)
     visits = index.ordered_visits()
     tally = _Tally()
