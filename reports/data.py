@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Literal, get_args
 
 from reports.evidence import (
@@ -17,6 +17,7 @@ from reports.evidence import (
     Transcript,
     WebStep,
     require_utc,
+    seconds_after,
 )
 
 Channel = Literal["in_person", "phone", "web"]
@@ -126,7 +127,7 @@ class Moment:
         """Return when the moment happened, falling back to the visit's start."""
         if self.at is not None:
             return self.at
-        return visit.started_at + timedelta(seconds=self.offset_s or 0.0)
+        return seconds_after(visit.started_at, self.offset_s or 0.0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 EvidenceKind = Literal["photo", "audio", "video", "screenshot", "note", "document", "web_step"]
@@ -23,6 +23,21 @@ def require_utc(value: datetime, name: str) -> None:
     offset = value.utcoffset()
     if offset is None or offset.total_seconds() != 0:
         raise ValueError(f"{name} must be a timezone-aware UTC datetime")
+
+
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def seconds_after(start: datetime, seconds: float) -> datetime:
+    """Return ``start`` plus ``seconds``, held at the last representable instant.
+
+    A phone with a wrong clock can date a visit or an item at the end of year 9999; an
+    offset or a duration past that must not make the whole journal fail to compile.
+    """
+    try:
+        return start + timedelta(seconds=seconds)
+    except OverflowError:
+        return LATEST if seconds > 0 else datetime.min.replace(tzinfo=UTC)
 
 
 def _require_choice(value: str, choices: frozenset[str], name: str) -> None:

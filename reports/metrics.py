@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from reports.catalog import StudyIndex
@@ -16,6 +16,7 @@ from reports.evidence import (
     TimeSpan,
     WebStep,
     ordered_citations,
+    seconds_after,
     span_to_dict,
 )
 
@@ -201,7 +202,7 @@ def elapsed_to_resolution(index: StudyIndex, contacts: Contacts) -> Metric | Non
 
 
 def _capture_end(item: EvidenceItem) -> datetime:
-    return item.captured_at + timedelta(seconds=item.duration_s or 0.0)
+    return seconds_after(item.captured_at, item.duration_s or 0.0)
 
 
 def journey_metrics(index: StudyIndex, journey: Journey) -> list[Metric]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -192,3 +193,41 @@ def test_quotes_of_overlapping_speakers_take_every_segment_spoken_in_the_span() 
     assert across is not None
     assert across.text == "Long answer from the agent. Sorry? Goodbye."
     assert view.at_time(TimeSpan(10.5, 11.5)) is None
+
+
+def test_times_at_the_end_of_year_9999_still_compile() -> None:
+    # a phone whose clock is wrong dates everything at the very end of the calendar;
+    # moment offsets and recording durations then reach past the last datetime
+    base = f.record()
+    latest = max(
+        [v.started_at for v in base.visits]
+        + [v.ended_at for v in base.visits if v.ended_at]
+        + [e.captured_at for e in base.evidence]
+    )
+    shift = datetime(9999, 12, 31, 23, 59, tzinfo=UTC) - latest
+
+    def moved(value: datetime | None) -> datetime | None:
+        return value + shift if value is not None else None
+
+    record = f.record(
+        visits=tuple(
+            dataclasses.replace(v, started_at=moved(v.started_at), ended_at=moved(v.ended_at))
+            for v in base.visits
+        ),
+        evidence=tuple(
+            dataclasses.replace(e, captured_at=moved(e.captured_at)) for e in base.evidence
+        ),
+        journeys=tuple(
+            dataclasses.replace(j, resolved_at=moved(j.resolved_at)) for j in base.journeys
+        ),
+        moments=tuple(dataclasses.replace(m, at=moved(m.at)) for m in base.moments),
+    )
+    assert any(e.duration_s for e in record.evidence)
+    assert any(m.at is None and m.offset_s for m in record.moments)
+
+    study = compile_study_journal(record)
+    journey = compile_journey_journal(record, record.journeys[0].id)
+    for visit in record.visits:
+        compile_visit_journal(record, visit.id)
+    assert "9999-12-3" in render_markdown(journey)
+    assert render_html(study)
