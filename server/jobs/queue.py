@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -149,7 +150,8 @@ class JobQueue:
         )
         consumer.start()
         app.extensions["fieldbook.consumer"] = consumer
-        self.start_sweeper(app)
+        # this process is the web server, so the upload spool it sweeps is its own
+        self.start_sweeper(app, reclaim_uploads=True)
         return consumer
 
     def stop_consumer(self, app: Flask) -> None:
@@ -160,9 +162,9 @@ class JobQueue:
             consumer.stop(graceful=True)
             app.extensions["fieldbook.consumer"] = None
 
-    def start_sweeper(self, app: Flask) -> Sweeper:
-        """Sweep for lost jobs from a side thread of this process until stopped."""
-        sweeper = Sweeper(app)
+    def start_sweeper(self, app: Flask, *, reclaim_uploads: bool = False) -> Sweeper:
+        """Sweep for lost jobs (and expired uploads) from a side thread until stopped."""
+        sweeper = Sweeper(app, reclaim_uploads=reclaim_uploads)
         sweeper.start()
         app.extensions["fieldbook.sweeper"] = sweeper
         return sweeper
@@ -181,10 +183,14 @@ class Sweeper:
     It talks to the database, not the broker, so it keeps going while Redis is away
     and sends what was lost once Redis is back. Every worker process runs one; they
     cannot send the same job twice because each sweep takes a job with one UPDATE.
+    In the web server of the embedded profile, each sweep also removes expired
+    unfinished uploads and their bytes, which would otherwise wait for the next upload to
+    make room. Separate workers leave that to the web servers, whose spool it is.
     """
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, *, reclaim_uploads: bool = False) -> None:
         self.app = app
+        self.reclaim_uploads = reclaim_uploads
         self.interval = float(app.config["JOB_SWEEP_SECONDS"])
         self.redeliver_after = float(app.config["JOB_REDELIVER_SECONDS"])
         self._stop = threading.Event()
@@ -201,11 +207,24 @@ class Sweeper:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            with self.app.app_context():
+            self.sweep_once()
+
+    def sweep_once(self) -> None:
+        """Send lost jobs again, reclaim expired uploads if asked; a failure waits."""
+        # imported here: the upload service imports this package (it enqueues jobs)
+        from server.services.uploads import reclaim_expired
+
+        chores: list[tuple[str, Callable[[], object]]] = [
+            ("job sweep", lambda: jobs.sweep(self.redeliver_after))
+        ]
+        if self.reclaim_uploads:
+            chores.append(("upload reclaim", reclaim_expired))
+        with self.app.app_context():
+            for name, work in chores:
                 try:
-                    jobs.sweep(self.redeliver_after)
-                except Exception:  # the database or broker is away: try at the next sweep
-                    log.warning("job sweep failed; trying again later", exc_info=True)
+                    work()
+                except Exception:  # the database, broker or store is away
+                    log.warning("%s failed; trying again later", name, exc_info=True)
                     db.session.rollback()
                 finally:
                     db.session.remove()

@@ -305,8 +305,8 @@ def test_rel10_abandoned_upload_past_its_expiry_is_gone_and_its_space_reclaimed(
     start_server: StartServer,
 ) -> None:
     """An expired upload answers 410/404 and its spool file is removed, asked about or not."""
-    # 0.002 h = 7.2 s
-    server = start_server(FIELDBOOK_UPLOAD_EXPIRY_HOURS="0.002")
+    # 0.002 h = 7.2 s; no periodic sweep during the test (that one is tested below)
+    server = start_server(FIELDBOOK_UPLOAD_EXPIRY_HOURS="0.002", FIELDBOOK_JOB_SWEEP_SECONDS="3600")
     phone = server.researcher
     visit = phone.new_visit()
     recording = SyntheticRecording(2 * MIB, seed=10)
@@ -339,4 +339,27 @@ def test_rel10_abandoned_upload_past_its_expiry_is_gone_and_its_space_reclaimed(
     fresh = phone.new_upload(visit, recording.size)
     assert server.spool_files() == [f"{upload_id(fresh)}.part"]
     assert phone.head(forgotten_url).status_code == 404
+    assert phone.evidence(visit) == []
+
+
+def test_rel10_the_server_reclaims_expired_uploads_even_when_no_new_upload_comes(
+    start_server: StartServer,
+) -> None:
+    """The embedded server's sweeper removes abandoned uploads on its own schedule."""
+    server = start_server(FIELDBOOK_UPLOAD_EXPIRY_HOURS="0.002", FIELDBOOK_JOB_SWEEP_SECONDS="1")
+    phone = server.researcher
+    visit = phone.new_visit()
+    recording = SyntheticRecording(2 * MIB, seed=11)
+    forgotten = phone.create_upload(visit, recording.size, body=recording.bytes_at(0, MIB))
+    assert forgotten.status_code == 201, forgotten.text
+    url = forgotten.headers["Location"]
+    assert f"{upload_id(url)}.part" in server.spool_files()
+
+    # nobody asks about it and nobody uploads anything else
+    def reclaimed() -> bool | None:
+        return True if server.spool_files() == [] else None
+
+    wait_until(reclaimed, "the sweeper to reclaim the expired upload", timeout=30)
+    assert datetime.now(UTC) >= expires_at(forgotten.headers)
+    assert phone.head(url).status_code == 404
     assert phone.evidence(visit) == []
