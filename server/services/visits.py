@@ -191,3 +191,19 @@ def _normalise_manifest(data: dict[str, Any]) -> None:
             }
             for entry in data["evidence_manifest"]
         ]
+
+
+def add_comment(user: User, visit_id: uuid.UUID, body: str) -> ReviewComment:
+    """Comment on a visit the user may see (reviewers, managers, or its researcher)."""
+    visit = access.get(Visit, visit_id, user)
+    if not body.strip():
+        raise field_error("body", "Write something first.", code="comment.empty")
+    if len(body) > 20_000:
+        raise field_error("body", "At most 20,000 characters.", code="comment.too_long")
+    comment = ReviewComment(
+        study_id=visit.study_id, visit_id=visit.id, author_id=user.id, body=body
+    )
+    db.session.add(comment)
+    db.session.flush()
+    audit.record("visit.comment", study_id=visit.study_id, object_type="visit", object_id=visit.id)
+    return comment

@@ -15,7 +15,6 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from server.errors import field_error
 from server.extensions import db
 from server.models import (
     Action,
@@ -531,22 +530,6 @@ def comments_of(visit: Visit) -> list[ReviewComment]:
             .order_by(ReviewComment.created_at, ReviewComment.id)
         )
     )
-
-
-def add_comment(user: User, visit_id: uuid.UUID, body: str) -> ReviewComment:
-    """Comment on a visit the user may see (reviewers, managers, or its researcher)."""
-    visit = access.get(Visit, visit_id, user)
-    if not body.strip():
-        raise field_error("body", "Write something first.", code="comment.empty")
-    if len(body) > 20_000:
-        raise field_error("body", "At most 20,000 characters.", code="comment.too_long")
-    comment = ReviewComment(
-        study_id=visit.study_id, visit_id=visit.id, author_id=user.id, body=body
-    )
-    db.session.add(comment)
-    db.session.flush()
-    audit.record("visit.comment", study_id=visit.study_id, object_type="visit", object_id=visit.id)
-    return comment
 
 
 def next_states(user: User, visit: Visit) -> list[VisitStatus]:

@@ -158,7 +158,7 @@ def comment(visit_id: uuid.UUID) -> Any:
     """Comment on a visit."""
     user = signed_in()
     try:
-        queries.add_comment(user, visit_id, request.form.get("body", ""))
+        visits.add_comment(user, visit_id, request.form.get("body", ""))
     except AppError as error:
         if error.status == 404:
             raise
