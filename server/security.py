@@ -7,12 +7,16 @@ strict Content-Security-Policy and ``nosniff``.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, current_app, g, request, session
 
 from server.errors import Unauthorized
 from server.extensions import csrf, db
 from server.jobs import jobs
 from server.services import accounts
+from server.services.evidence import store
+from server.storage import StorageUnavailable
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -26,21 +30,30 @@ AUDITED_READS = frozenset(
         "visit_pages.recording",
     }
 )
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "media-src 'self' blob:",
-        "connect-src 'self'",
-        "font-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-        "form-action 'self'",
-    ]
-)
+
+
+def content_security_policy(media_origin: str | None = None) -> str:
+    """Return the pages' policy; ``media_origin`` may serve recordings (an object store)."""
+    media = f"media-src 'self' blob: {media_origin}" if media_origin else "media-src 'self' blob:"
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data: blob:",
+            media,
+            "connect-src 'self'",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ]
+    )
+
+
+CSP = content_security_policy()
+_POLICY = "fieldbook.content_security_policy"
 
 
 def limit_body() -> None:
@@ -100,10 +113,37 @@ def finish_transaction(response: Response) -> Response:
     return response
 
 
+def _policy() -> str:
+    """Return the app's policy, naming the object store that recordings are played from.
+
+    On S3 the viewer's player is sent to a presigned URL of the store; the policy must
+    allow that origin, and only it. The origin is read from a URL signed for nothing in
+    particular (signing is local), once; while the store cannot sign yet (credentials
+    not found), pages keep the strict policy and the next response asks again.
+    """
+    policy: str | None = current_app.extensions.get(_POLICY)
+    if policy is not None:
+        return policy
+    try:
+        url = store().presigned_url(
+            "0" * 64,
+            filename="probe",
+            content_type="application/octet-stream",
+            disposition="attachment",
+            expires=60,
+        )
+    except StorageUnavailable:
+        return CSP
+    parts = urlsplit(url) if url else None
+    policy = content_security_policy(f"{parts.scheme}://{parts.netloc}" if parts else None)
+    current_app.extensions[_POLICY] = policy
+    return policy
+
+
 def security_headers(response: Response) -> Response:
     """Add the headers that make the browser strict with our responses."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Content-Security-Policy", _policy())
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
