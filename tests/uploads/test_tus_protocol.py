@@ -346,7 +346,8 @@ def test_rel10_the_server_reclaims_expired_uploads_even_when_no_new_upload_comes
     start_server: StartServer,
 ) -> None:
     """The embedded server's sweeper removes abandoned uploads on its own schedule."""
-    server = start_server(FIELDBOOK_UPLOAD_EXPIRY_HOURS="0.002", FIELDBOOK_JOB_SWEEP_SECONDS="1")
+    # 0.001 h = 3.6 s
+    server = start_server(FIELDBOOK_UPLOAD_EXPIRY_HOURS="0.001", FIELDBOOK_JOB_SWEEP_SECONDS="1")
     phone = server.researcher
     visit = phone.new_visit()
     recording = SyntheticRecording(2 * MIB, seed=11)
