@@ -16,7 +16,7 @@ from server.extensions import csrf, db
 from server.jobs import jobs
 from server.services import accounts
 from server.services.evidence import store
-from server.storage import StorageUnavailable
+from server.storage import StorageError
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -118,8 +118,8 @@ def _policy() -> str:
 
     On S3 the viewer's player is sent to a presigned URL of the store; the policy must
     allow that origin, and only it. The origin is read from a URL signed for nothing in
-    particular (signing is local), once; while the store cannot sign yet (credentials
-    not found), pages keep the strict policy and the next response asks again.
+    particular (signing is local), once; while the store cannot sign (no credentials
+    found yet), pages keep the strict policy and the next response asks again.
     """
     policy: str | None = current_app.extensions.get(_POLICY)
     if policy is not None:
@@ -132,7 +132,7 @@ def _policy() -> str:
             disposition="attachment",
             expires=60,
         )
-    except StorageUnavailable:
+    except StorageError:
         return CSP
     parts = urlsplit(url) if url else None
     policy = content_security_policy(f"{parts.scheme}://{parts.netloc}" if parts else None)

@@ -6,6 +6,8 @@ import io
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from server import create_app, migrate
 from server.security import CSP
 from server.services.evidence import store
@@ -55,6 +57,32 @@ def test_pages_allow_recordings_from_the_object_store_and_nothing_else(
     assert media_sources(policy) == ["'self'", "blob:", f"{parts.scheme}://{parts.netloc}"]
     # everything else stays as strict as on the embedded profile
     assert policy.replace(f" {parts.scheme}://{parts.netloc}", "") == CSP
+
+
+def test_a_store_that_cannot_sign_yet_leaves_the_strict_policy(
+    tmp_path: Path, moto_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no keys anywhere, and no instance metadata service to ask
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    app = create_app(
+        app_config(
+            tmp_path,
+            f"sqlite:///{tmp_path / 'fieldbook.db'}",
+            STORAGE="s3",
+            S3_BUCKET=bucket,
+            S3_ENDPOINT_URL=moto_endpoint,
+            S3_REGION=S3_REGION,
+        )
+    )
+    with app.app_context():
+        migrate.upgrade()
+    page = app.test_client().get("/login")
+    assert page.status_code == 200
+    assert page.headers["Content-Security-Policy"] == CSP
 
 
 def test_the_embedded_profile_keeps_recordings_on_its_own_origin(tmp_path: Path) -> None:
