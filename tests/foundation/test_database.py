@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -164,14 +165,13 @@ def test_a_failed_or_rolled_back_writer_lets_the_next_one_in(
     assert count_notes(sqlite_engine) == 1
 
 
-def test_a_writer_waiting_too_long_gets_database_locked(
-    sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(extensions, "SQLITE_BUSY_SECONDS", 0.3)
+@contextmanager
+def another_thread_writing(engine: sa.Engine) -> Iterator[None]:
+    """Hold a write transaction open in another thread for the duration of the block."""
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with sqlite_engine.begin() as connection:
+        with engine.begin() as connection:
             connection.exec_driver_sql("INSERT INTO notes (writer) VALUES (1)")
             holding.set()
             release.wait(10)
@@ -180,41 +180,34 @@ def test_a_writer_waiting_too_long_gets_database_locked(
     holder.start()
     assert holding.wait(10)
     try:
-        with (
-            pytest.raises(sa.exc.OperationalError, match="database is locked") as refused,
-            sqlite_engine.begin() as connection,
-        ):
-            connection.exec_driver_sql("INSERT INTO notes (writer) VALUES (2)")
-        # the API answers this as the database being away: 503, try again later
-        assert database_unavailable(refused.value)
+        yield
     finally:
         release.set()
         holder.join(10)
+
+
+def test_a_writer_waiting_too_long_gets_database_locked(
+    sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(extensions, "SQLITE_BUSY_SECONDS", 0.3)
+    with (
+        another_thread_writing(sqlite_engine),
+        pytest.raises(sa.exc.OperationalError, match="database is locked") as refused,
+        sqlite_engine.begin() as connection,
+    ):
+        connection.exec_driver_sql("INSERT INTO notes (writer) VALUES (2)")
+    # the API answers this as the database being away: 503, try again later
+    assert database_unavailable(refused.value)
     assert count_notes(sqlite_engine) == 1
 
 
 def test_read_only_requests_do_not_queue_behind_a_writer(
     sqlite_engine: sa.Engine, app: Flask
 ) -> None:
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with sqlite_engine.begin() as connection:
-            connection.exec_driver_sql("INSERT INTO notes (writer) VALUES (1)")
-            holding.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert holding.wait(10)
-    try:
-        with app.test_request_context("/api/v1/studies"):
-            g.read_only = True
-            began = time.perf_counter()
-            with sqlite_engine.connect() as connection:
-                # under WAL a reader sees the last commit, not the writer's open change
-                assert connection.exec_driver_sql("SELECT count(*) FROM notes").scalar() == 0
-            assert time.perf_counter() - began < 1
-    finally:
-        release.set()
-        holder.join(10)
+    with another_thread_writing(sqlite_engine), app.test_request_context("/api/v1/studies"):
+        g.read_only = True
+        began = time.perf_counter()
+        with sqlite_engine.connect() as connection:
+            # under WAL a reader sees the last commit, not the writer's open change
+            assert connection.exec_driver_sql("SELECT count(*) FROM notes").scalar() == 0
+        assert time.perf_counter() - began < 1
