@@ -120,6 +120,15 @@ class StudyIndex:
             items.sort(key=lambda item: (item.captured_at, item.id))
         self.evidence_by_visit: dict[str, list[EvidenceItem]] = dict(evidence_by_visit)
 
+        # Each visit's analysed calls in capture order, found from the few calls rather
+        # than by looking every item of the study up.
+        calls: defaultdict[str, list[CallMetrics]] = defaultdict(list)
+        for call in self.call_metrics.values():
+            calls[self.evidence[call.evidence_id].visit_id].append(call)
+        for visit_calls in calls.values():
+            visit_calls.sort(key=self._capture_order)
+        self.calls_by_visit: dict[str, list[CallMetrics]] = dict(calls)
+
         steps: defaultdict[str, list[WebStep]] = defaultdict(list)
         for step in record.web_steps:
             if step.visit_id in self.visits:
@@ -157,6 +166,22 @@ class StudyIndex:
         for finding_actions in actions.values():
             finding_actions.sort(key=lambda a: (a.due_on is None, a.due_on or date.min, a.id))
         self.actions_by_finding: dict[str, list[Action]] = dict(actions)
+
+    def start_journal(self) -> None:
+        """Begin compiling a journal: forget the citations earlier journals made."""
+        self._citation_entries = {}
+
+    def cited_evidence_ids(self) -> set[str]:
+        """Return the ids of the evidence cited since the journal began.
+
+        Every citation a journal shows is made by ``citation_entry``, so this is the set a
+        walk over the finished journal would find, without walking it.
+        """
+        return {citation.evidence_id for citation in self._citation_entries}
+
+    def _capture_order(self, call: CallMetrics) -> tuple[object, str]:
+        item = self.evidence[call.evidence_id]
+        return (item.captured_at, item.id)
 
     def ordered_visits(self) -> list[Visit]:
         """Return the study's visits by start time."""

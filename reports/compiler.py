@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Sequence
 from typing import Any
 
 from reports.catalog import StudyIndex
@@ -17,15 +17,17 @@ from reports.entries import (
     visit_entry,
 )
 from reports.evidence import Citation
-from reports.journal import Journal, iso_time, iter_citations
+from reports.journal import Journal, iso_time
 from reports.metrics import journey_metrics, visit_metrics
 
 CHANNEL_NAMES = {"in_person": "in-person", "phone": "phone", "web": "website"}
 
 
 def index_of(source: StudyRecord | StudyIndex) -> StudyIndex:
-    """Return an index of the record, reusing one that was already built."""
-    return source if isinstance(source, StudyIndex) else StudyIndex(source)
+    """Return an index of the record for a new journal, reusing one already built."""
+    index = source if isinstance(source, StudyIndex) else StudyIndex(source)
+    index.start_journal()
+    return index
 
 
 def study_entry(index: StudyIndex) -> dict[str, Any]:
@@ -74,7 +76,6 @@ def gaps_of(index: StudyIndex, visits: Iterable[Visit]) -> list[dict[str, Any]]:
 
 def evidence_catalog(
     index: StudyIndex,
-    body: Mapping[str, Any],
     own_visits: Sequence[Visit],
     *,
     cited_only: bool = False,
@@ -86,7 +87,7 @@ def evidence_catalog(
     that are already in order keeps a large study free of one big sort. Images are
     embedded for every item unless `embed` names the ones to embed.
     """
-    cited = {c["evidence_id"] for c in iter_citations(body)}
+    cited = index.cited_evidence_ids()
     own_ids = {visit.id for visit in own_visits}
     chosen = [
         item
@@ -94,11 +95,16 @@ def evidence_catalog(
         for item in index.visit_evidence(visit.id)
         if not cited_only or item.id in cited
     ]
-    others = [
-        index.evidence[i]
-        for i in cited
-        if i in index.evidence and index.evidence[i].visit_id not in own_ids
-    ]
+    # a journal of every visit (the study's) has nothing on other visits to look for
+    others = (
+        [
+            index.evidence[i]
+            for i in cited
+            if i in index.evidence and index.evidence[i].visit_id not in own_ids
+        ]
+        if len(own_ids) < len(index.visits)
+        else []
+    )
     others.sort(
         key=lambda item: (
             index.visits[item.visit_id].started_at,
@@ -188,7 +194,7 @@ def compile_visit_journal(source: StudyRecord | StudyIndex, visit_id: str) -> Jo
         "problems": [p.to_dict() for p in problems],
         "gaps": gaps_of(index, [visit]),
     }
-    body["evidence"] = evidence_catalog(index, body, [visit])
+    body["evidence"] = evidence_catalog(index, [visit])
     channel = CHANNEL_NAMES[visit.channel]
     title = f"{visit.target_name} — {channel} visit, {visit.started_at.date().isoformat()}"
     return Journal("visit", visit.id, title, body)
@@ -235,5 +241,5 @@ def compile_journey_journal(source: StudyRecord | StudyIndex, journey_id: str) -
         "problems": [p.to_dict() for p in problems],
         "gaps": gaps_of(index, visits),
     }
-    body["evidence"] = evidence_catalog(index, body, visits)
+    body["evidence"] = evidence_catalog(index, visits)
     return Journal("journey", journey.id, journey.title, body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
@@ -85,6 +85,14 @@ class Citation:
 
     evidence_id: str
     span: Span | None = None
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # A journal looks each citation up many times; its hash is worked out once.
+        object.__setattr__(self, "_hash", hash((self.evidence_id, self.span)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,3 +267,12 @@ def ordered_citations(citations: Iterable[Citation]) -> tuple[Citation, ...]:
     # Keyed by sort order, equal citations collapse without hashing each one twice.
     distinct = {_citation_order(citation): citation for citation in citations}
     return tuple(distinct[key] for key in sorted(distinct))
+
+
+def joined_citations(groups: Iterable[Iterable[Citation]]) -> tuple[Citation, ...]:
+    """Join groups that are each in order already, keeping the first of any repeat.
+
+    Study-wide numbers join their parts' citations this way, visit after visit, instead
+    of sorting every citation of a large study again; the order stays deterministic.
+    """
+    return tuple(dict.fromkeys(citation for group in groups for citation in group))

@@ -15,6 +15,7 @@ from reports.evidence import (
     EvidenceItem,
     TimeSpan,
     WebStep,
+    joined_citations,
     ordered_citations,
     seconds_after,
     span_to_dict,
@@ -33,13 +34,15 @@ class Metric:
 
     def to_dict(self, index: StudyIndex | None = None) -> dict[str, Any]:
         """Return the journal form; with an index, citations also name the item's kind."""
-        return {
-            "name": self.name,
-            "value": self.value,
-            "unit": self.unit,
-            "basis": self.basis,
-            "citations": [citation_to_dict(c, index) for c in self.citations],
-        }
+        citations = [citation_to_dict(c, index) for c in self.citations]
+        return metric_entry(self.name, self.value, self.unit, self.basis, citations)
+
+
+def metric_entry(
+    name: str, value: float, unit: str, basis: str, citations: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Return the journal form of a number whose citations are in journal form already."""
+    return {"name": name, "value": value, "unit": unit, "basis": basis, "citations": citations}
 
 
 def citation_to_dict(citation: Citation, index: StudyIndex | None = None) -> dict[str, Any]:
@@ -112,8 +115,22 @@ def web_errors(steps: Sequence[WebStep]) -> Metric | None:
     )
 
 
-def checklist_score(answers: Iterable[ChecklistAnswer]) -> Metric | None:
-    """Return the percentage scored on cited checklist answers; uncited answers do not count."""
+@dataclass(frozen=True, slots=True)
+class ChecklistTotal:
+    """Points scored and possible on cited checklist answers, with their citations in order."""
+
+    score: float
+    maximum: float
+    citations: tuple[Citation, ...]
+
+    @property
+    def percent(self) -> float:
+        """Return the score as a percentage of the maximum, rounded like every metric."""
+        return round(100 * self.score / self.maximum, 2)
+
+
+def checklist_total(answers: Iterable[ChecklistAnswer]) -> ChecklistTotal | None:
+    """Add up the cited answers; uncited answers do not count. None when none is cited."""
     score = maximum = 0.0
     citations: list[Citation] = []
     for answer in answers:
@@ -123,18 +140,20 @@ def checklist_score(answers: Iterable[ChecklistAnswer]) -> Metric | None:
             citations.extend(answer.citations)
     if maximum == 0:
         return None
-    return _metric("checklist_score", 100 * score / maximum, "percent", citations)
+    return ChecklistTotal(score, maximum, ordered_citations(citations))
+
+
+def checklist_score(answers: Iterable[ChecklistAnswer]) -> Metric | None:
+    """Return the percentage scored on cited checklist answers; uncited answers do not count."""
+    total = checklist_total(answers)
+    if total is None:
+        return None
+    return Metric("checklist_score", total.percent, "percent", total.citations)
 
 
 def calls_of(index: StudyIndex, visits: Iterable[Visit]) -> list[CallMetrics]:
-    """Return the analysed calls recorded during the given visits."""
-    found: list[CallMetrics] = []
-    for visit in visits:
-        for item in index.visit_evidence(visit.id):
-            call = index.call_metrics.get(item.id)
-            if call is not None:
-                found.append(call)
-    return found
+    """Return the analysed calls recorded during the given visits, in capture order."""
+    return [call for visit in visits for call in index.calls_by_visit.get(visit.id, ())]
 
 
 def visit_metrics(index: StudyIndex, visit: Visit) -> list[Metric]:
@@ -230,15 +249,5 @@ def mean_metric(metrics: Sequence[Metric], basis: str) -> Metric | None:
     if not metrics:
         return None
     value = sum(metric.value for metric in metrics) / len(metrics)
-    citations = (citation for metric in metrics for citation in metric.citations)
-    return _metric(metrics[0].name, value, metrics[0].unit, citations, basis)
-
-
-def mean_of_values(
-    name: str, unit: str, values: Sequence[tuple[float, Sequence[Citation]]], basis: str
-) -> Metric | None:
-    """Return the mean of cited values, e.g. the effort of the moments at one stage."""
-    if not values:
-        return None
-    mean = sum(value for value, _ in values) / len(values)
-    return _metric(name, mean, unit, (c for _, cited in values for c in cited), basis)
+    citations = joined_citations(metric.citations for metric in metrics)
+    return Metric(metrics[0].name, round(float(value), 2), metrics[0].unit, citations, basis)

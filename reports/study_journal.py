@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from reports.catalog import StudyIndex
 from reports.citations import check_study_citations
 from reports.collector import without_collector
 from reports.compiler import evidence_catalog, gaps_of, index_of, study_entry
-from reports.data import CHANNELS, ChecklistAnswer, StudyRecord, Visit
+from reports.data import CHANNELS, Moment, StudyRecord, Visit
 from reports.entries import (
     action_entry,
     finding_entries,
@@ -19,26 +18,25 @@ from reports.entries import (
     ranked_findings,
     visit_entry,
 )
-from reports.evidence import Citation, WebStep
+from reports.evidence import Citation, WebStep, joined_citations, ordered_citations
 from reports.journal import Journal, iso_time
 from reports.metrics import (
+    ChecklistTotal,
     Metric,
     calls_of,
     channels_used,
-    checklist_score,
+    checklist_total,
     contacts_needed,
     elapsed_to_resolution,
     hold_and_wait_time,
     journey_contacts,
     mean_metric,
-    mean_of_values,
+    metric_entry,
     repeats,
     transfers,
     web_errors,
     web_steps,
 )
-
-Cited = tuple[float, Sequence[Citation]]
 
 
 def _dict(metric: Metric | None, index: StudyIndex) -> dict[str, Any] | None:
@@ -52,65 +50,140 @@ def ordered_stages(configured: Sequence[str], seen: Iterable[str]) -> list[str]:
     return [*configured, *extra, *tail]
 
 
-class _Tally:
-    """Group checklist answers and moment ratings by channel and stage in one pass."""
+class _Ratings:
+    """The cited moments of one journey stage and their effort and sentiment, visit by visit.
+
+    Each visit's citations are put in order once; the stage's figures join those groups
+    in visit order, so the curve never sorts a large study's citations as a whole.
+    """
 
     def __init__(self) -> None:
-        self.answers_by_channel: defaultdict[str, list[ChecklistAnswer]] = defaultdict(list)
-        self.answers_by_stage: defaultdict[str, list[ChecklistAnswer]] = defaultdict(list)
-        self.effort: defaultdict[str, list[Cited]] = defaultdict(list)
-        self.sentiment: defaultdict[str, list[Cited]] = defaultdict(list)
-        self.moments: defaultdict[str, int] = defaultdict(int)
+        self.moments = 0
+        self.effort: list[int] = []
+        self.sentiment: list[int] = []
+        self.effort_cited: list[tuple[Citation, ...]] = []
+        self.sentiment_cited: list[tuple[Citation, ...]] = []
+        # while every moment is rated for both or neither, both figures cite the same
+        self.same_moments = True
+
+    def add_visit(self, moments: Iterable[Moment]) -> None:
+        """Count the cited moments one visit had at this stage."""
+        effort_cited: list[Citation] = []
+        sentiment_cited: list[Citation] = []
+        same = True
+        for moment in moments:
+            self.moments += 1
+            if moment.effort is not None:
+                self.effort.append(moment.effort)
+                effort_cited.extend(moment.citations)
+            if moment.sentiment is not None:
+                self.sentiment.append(moment.sentiment)
+                sentiment_cited.extend(moment.citations)
+            same = same and (moment.effort is None) == (moment.sentiment is None)
+        self.same_moments = self.same_moments and same
+        efforts = ordered_citations(effort_cited)
+        sentiments = efforts if same else ordered_citations(sentiment_cited)
+        if efforts:
+            self.effort_cited.append(efforts)
+        if sentiments:
+            self.sentiment_cited.append(sentiments)
+
+    def entry(self, index: StudyIndex, stage: str) -> dict[str, Any]:
+        """Return the stage's point on the effort curve."""
+        effort = _mean("effort", self.effort, self.effort_cited)
+        sentiment = _mean("sentiment", self.sentiment, self.sentiment_cited)
+        effort_entry = _dict(effort, index)
+        sentiment_entry: dict[str, Any] | None
+        if effort_entry is not None and sentiment is not None and self.same_moments:
+            # the same moments back both figures: their citations are listed once
+            sentiment_entry = {
+                **effort_entry,
+                "name": sentiment.name,
+                "unit": sentiment.unit,
+                "value": sentiment.value,
+            }
+        else:
+            sentiment_entry = _dict(sentiment, index)
+        return {
+            "stage": stage,
+            "moments": self.moments,
+            "effort": effort_entry,
+            "sentiment": sentiment_entry,
+        }
+
+
+def _mean(name: str, values: Sequence[int], cited: Iterable[tuple[Citation, ...]]) -> Metric | None:
+    if not values:
+        return None
+    mean = round(float(sum(values) / len(values)), 2)
+    return Metric(name, mean, name, joined_citations(cited), "mean per moment")
+
+
+class _Scores:
+    """Checklist totals of several visits, each with its citations in journal form."""
+
+    def __init__(self) -> None:
+        self.score = self.maximum = 0.0
+        self.citations: list[list[dict[str, Any]]] = []
+
+    def add(self, total: ChecklistTotal, citations: list[dict[str, Any]]) -> None:
+        """Count one visit's total, whose citations its own row already lists."""
+        self.score += total.score
+        self.maximum += total.maximum
+        self.citations.append(citations)
+
+    def entry(self) -> dict[str, Any] | None:
+        """Return the combined score, citing each visit's answers in visit order.
+
+        Each visit's citations are in order and in journal form already; they are joined
+        as they are, the first of any repeat kept (one entry stands for one citation).
+        """
+        if self.maximum == 0:
+            return None
+        joined = {id(entry): entry for part in self.citations for entry in part}
+        percent = ChecklistTotal(self.score, self.maximum, ()).percent
+        return metric_entry("checklist_score", percent, "percent", "", list(joined.values()))
+
+
+class _Tally:
+    """Group checklist totals and moment ratings by channel and stage in one pass."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, None] = {}
+        self.scores = _Scores()
+        self.scores_by_channel: defaultdict[str, _Scores] = defaultdict(_Scores)
+        self.scores_by_stage: defaultdict[str, _Scores] = defaultdict(_Scores)
+        self.ratings: defaultdict[str, _Ratings] = defaultdict(_Ratings)
         self.steps_by_web_visit: list[list[WebStep]] = []
 
-    def add(self, index: StudyIndex, visit: Visit) -> None:
-        """Count one visit's answers, ratings and website steps."""
-        self.answers_by_channel[visit.channel].extend(visit.checklist)
-        self.answers_by_stage[visit.stage].extend(visit.checklist)
+    def add(self, index: StudyIndex, visit: Visit) -> dict[str, Any] | None:
+        """Count one visit's checklist, moment ratings and website steps; return its score."""
+        self.stages[visit.stage] = None
+        total = checklist_total(visit.checklist)
+        score = None
+        if total is not None:
+            citations = [index.citation_entry(c) for c in total.citations]
+            score = metric_entry("checklist_score", total.percent, "percent", "", citations)
+            for scores in (
+                self.scores,
+                self.scores_by_channel[visit.channel],
+                self.scores_by_stage[visit.stage],
+            ):
+                scores.add(total, citations)
         steps = index.web_steps_by_visit.get(visit.id)
         if steps:
             self.steps_by_web_visit.append(steps)
+        by_stage: defaultdict[str, list[Moment]] = defaultdict(list)
         for moment in index.moments_by_visit.get(visit.id, []):
-            if not moment.citations:
-                continue
-            stage = moment_stage(moment, visit)
-            self.moments[stage] += 1
-            if moment.effort is not None:
-                self.effort[stage].append((moment.effort, moment.citations))
-            if moment.sentiment is not None:
-                self.sentiment[stage].append((moment.sentiment, moment.citations))
-
-
-def _same_moments(first: list[Cited], second: list[Cited]) -> bool:
-    return len(first) == len(second) and all(
-        a[1] is b[1] for a, b in zip(first, second, strict=True)
-    )
+            if moment.citations:
+                by_stage[moment_stage(moment, visit)].append(moment)
+        for stage, moments in by_stage.items():
+            self.ratings[stage].add_visit(moments)
+        return score
 
 
 def _effort_curve(index: StudyIndex, tally: _Tally, stages: list[str]) -> list[dict[str, Any]]:
-    curve = []
-    for stage in stages:
-        if not tally.moments.get(stage):
-            continue
-        efforts, sentiments = tally.effort.get(stage, []), tally.sentiment.get(stage, [])
-        effort = mean_of_values("effort", "effort", efforts, "mean per moment")
-        if effort is not None and _same_moments(efforts, sentiments):
-            # Usually every moment is rated for both; share the sorted citations then.
-            mean = sum(value for value, _ in sentiments) / len(sentiments)
-            sentiment: Metric | None = replace(
-                effort, name="sentiment", unit="sentiment", value=round(float(mean), 2)
-            )
-        else:
-            sentiment = mean_of_values("sentiment", "sentiment", sentiments, "mean per moment")
-        curve.append(
-            {
-                "stage": stage,
-                "moments": tally.moments[stage],
-                "effort": _dict(effort, index),
-                "sentiment": _dict(sentiment, index),
-            }
-        )
-    return curve
+    return [tally.ratings[stage].entry(index, stage) for stage in stages if stage in tally.ratings]
 
 
 def _journeys(index: StudyIndex) -> tuple[list[dict[str, Any]], list[Metric], list[Metric]]:
@@ -143,12 +216,11 @@ def _headline(
     tally: _Tally,
     needed: list[Metric],
     elapsed: list[Metric],
-) -> list[Metric]:
+) -> list[dict[str, Any]]:
     calls = calls_of(index, visits)
     per_call = [m for m in (hold_and_wait_time([call]) for call in calls) if m is not None]
     per_web_visit = [m for m in map(web_steps, tally.steps_by_web_visit) if m is not None]
     all_steps = [step for steps in tally.steps_by_web_visit for step in steps]
-    all_answers = (answer for visit in visits for answer in visit.checklist)
     candidates = (
         mean_metric(needed, "mean per resolved journey"),
         mean_metric(elapsed, "mean per resolved journey"),
@@ -157,9 +229,10 @@ def _headline(
         repeats(calls),
         mean_metric(per_web_visit, "mean per website visit"),
         web_errors(all_steps),
-        checklist_score(all_answers),
     )
-    return [metric for metric in candidates if metric is not None]
+    metrics = [metric.to_dict(index) for metric in candidates if metric is not None]
+    checklist = tally.scores.entry()
+    return metrics if checklist is None else [*metrics, checklist]
 
 
 @without_collector
@@ -174,11 +247,9 @@ def compile_study_journal(source: StudyRecord | StudyIndex) -> Journal:
     tally = _Tally()
     visit_rows = []
     for visit in visits:
-        tally.add(index, visit)
-        score = checklist_score(visit.checklist)
-        visit_rows.append({**visit_entry(visit), "score": _dict(score, index)})
+        visit_rows.append({**visit_entry(visit), "score": tally.add(index, visit)})
 
-    stages = ordered_stages(index.study.stages, [*tally.answers_by_stage, *tally.moments])
+    stages = ordered_stages(index.study.stages, [*tally.stages, *tally.ratings])
     journeys, needed, elapsed = _journeys(index)
     findings = ranked_findings(index.findings.values())
     finding_rows = finding_entries(index, findings)
@@ -194,18 +265,20 @@ def compile_study_journal(source: StudyRecord | StudyIndex) -> Journal:
     ]
     body: dict[str, Any] = {
         "study": study_entry(index),
-        "metrics": [m.to_dict(index) for m in _headline(index, visits, tally, needed, elapsed)],
+        "metrics": _headline(index, visits, tally, needed, elapsed),
         "findings": finding_rows,
         "effort_curve": _effort_curve(index, tally, stages),
         "scores_by_channel": [
-            {"channel": channel, "score": _dict(score, index)}
+            {"channel": channel, "score": score}
             for channel in CHANNELS
-            if (score := checklist_score(tally.answers_by_channel.get(channel, []))) is not None
+            if channel in tally.scores_by_channel
+            and (score := tally.scores_by_channel[channel].entry()) is not None
         ],
         "scores_by_stage": [
-            {"stage": stage, "score": _dict(score, index)}
+            {"stage": stage, "score": score}
             for stage in stages
-            if (score := checklist_score(tally.answers_by_stage.get(stage, []))) is not None
+            if stage in tally.scores_by_stage
+            and (score := tally.scores_by_stage[stage].entry()) is not None
         ],
         "action_plan": action_plan,
         "journeys": journeys,
@@ -215,5 +288,5 @@ def compile_study_journal(source: StudyRecord | StudyIndex) -> Journal:
     }
     # Only the photos findings cite are embedded, so a large study stays a small file.
     shown = {c.evidence_id for finding in findings for c in finding.citations}
-    body["evidence"] = evidence_catalog(index, body, visits, cited_only=True, embed=shown)
+    body["evidence"] = evidence_catalog(index, visits, cited_only=True, embed=shown)
     return Journal("study", index.study.id, index.study.name, body)

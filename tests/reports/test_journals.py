@@ -28,6 +28,7 @@ from reports import (
     render_markdown,
 )
 from reports.catalog import TranscriptView
+from reports.journal import iter_citations
 from tests.reports import factories as f
 
 
@@ -231,3 +232,24 @@ def test_times_at_the_end_of_year_9999_still_compile() -> None:
         compile_visit_journal(record, visit.id)
     assert "9999-12-3" in render_markdown(journey)
     assert render_html(study)
+
+
+def test_a_shared_index_gives_each_journal_the_evidence_it_cites_only() -> None:
+    index = StudyIndex(f.record())
+    # the study journal cites evidence on every visit; a visit journal compiled after it
+    # from the same index must not list what the study journal cited elsewhere
+    compile_study_journal(index)
+    after = compile_visit_journal(index, f.WEB_VISIT).body
+    fresh = compile_visit_journal(f.record(), f.WEB_VISIT).body
+    assert after["evidence"] == fresh["evidence"]
+    own = {item.id for item in f.record().evidence if item.visit_id == f.WEB_VISIT}
+    cited_ids = {c["evidence_id"] for c in iter_citations(after)}
+    assert {item["id"] for item in after["evidence"]} == own | cited_ids
+
+    compile_visit_journal(index, f.STORE_VISIT)
+    study = compile_study_journal(index).body
+    assert study == compile_study_journal(f.record()).body
+    assert {item["id"] for item in study["evidence"]} == {
+        c["evidence_id"]
+        for c in iter_citations({k: v for k, v in study.items() if k != "evidence"})
+    }

@@ -215,3 +215,59 @@ def test_no_number_in_a_journal_lacks_evidence_from_the_study(kind: str) -> None
     for metric in metrics:
         assert metric["citations"], metric["name"]
         assert {c["evidence_id"] for c in metric["citations"]} <= study_evidence
+
+
+def test_study_wide_numbers_cite_visit_by_visit_in_order_each_citation_once() -> None:
+    # the store visit's answer cites the call too, so one citation stands in two visits
+    record = f.record()
+    store, call_visit, *rest = record.visits
+    store = dataclasses.replace(
+        store,
+        checklist=(*store.checklist, f.answer("called", 3, Citation(f.CALL, TimeSpan(152, 158)))),
+    )
+    record = dataclasses.replace(record, visits=(store, call_visit, *rest))
+    body = compile_study_journal(record).body
+    rows = {row["id"]: row for row in body["visits"]}
+
+    # visits by start time, each visit's own citations in its own order
+    expected: list[tuple[str, Any]] = []
+    for row in body["visits"]:
+        for pair in cited(rows[row["id"]]["score"]) if row["score"] else []:
+            if pair not in expected:
+                expected.append(pair)
+    headline = metrics_of(compile_study_journal(record))["checklist_score"]
+    assert cited(headline) == expected
+    assert cited(headline).count((f.CALL, time(152, 158))) == 1
+    # the store visit comes first, so the shared citation sits among its citations
+    assert cited(headline)[: len(cited(rows[f.STORE_VISIT]["score"]))] == cited(
+        rows[f.STORE_VISIT]["score"]
+    )
+    # 2 + 4 + 3 of 15 on the store visit, 4 of 5 on the call, 5 of 5 online, 5 of 5 at the mall
+    assert headline["value"] == pytest.approx(100 * (9 + 4 + 5 + 5) / 30, abs=0.01)
+    by_channel = {row["channel"]: row["score"] for row in body["scores_by_channel"]}
+    assert cited(by_channel["in_person"]) == [
+        pair
+        for visit_id in (f.STORE_VISIT, f.OTHER_VISIT)
+        for pair in cited(rows[visit_id]["score"])
+    ]
+
+
+def test_effort_and_sentiment_of_the_same_moments_share_one_list_of_citations() -> None:
+    body = compile_study_journal(f.record()).body
+    for point in body["effort_curve"]:
+        if point["effort"] and point["sentiment"]:
+            assert point["sentiment"]["citations"] is point["effort"]["citations"]
+            assert point["sentiment"]["name"] == "sentiment"
+    # a moment rated for effort only keeps the two lists apart
+    record = f.record()
+    first, *others = record.moments
+    record = dataclasses.replace(
+        record, moments=(dataclasses.replace(first, sentiment=None), *others)
+    )
+    curve = {p["stage"]: p for p in compile_study_journal(record).body["effort_curve"]}
+    stage = first.stage or next(v.stage for v in record.visits if v.id == first.visit_id)
+    point = curve[stage]
+    assert (
+        point["sentiment"] is None
+        or point["sentiment"]["citations"] is not (point["effort"]["citations"])
+    )
