@@ -66,22 +66,43 @@ class Database:
         session.flush()  # rows this one may refer to go first
         table = sa.inspect(type(record)).local_table
         given = record.__dict__
-        values = {}
-        for column in table.columns:
-            value = given.get(column.key)
-            if value is None and column.default is not None:
-                value = _default(column)
-            if value is not given.get(column.key, given):
+        values = _with_defaults(table, given)
+        for key, value in values.items():
+            if value is not given.get(key, given):
                 # every column is set, so that none is loaded again from the database
-                setattr(record, column.key, value)
-            values[column.key] = value
-        connection = session.connection()
-        statement = _insert_statement(connection.dialect.name, table, unless_taken)
-        if connection.execute(statement, values).rowcount != 1:
+                setattr(record, key, value)
+        if not self._insert_values(table, values, unless_taken):
             return False
         make_transient_to_detached(record)
         session.add(record)
         return True
+
+    def insert_row(self, table: sa.Table, values: dict[str, Any]) -> None:
+        """Insert one row from column values now, its defaults filled in, with no ORM object.
+
+        For rows that nothing reads back during the request, such as audit events: making
+        and registering an ORM object for them costs more than the INSERT itself.
+        """
+        self.session.flush()  # rows this one may refer to go first
+        self._insert_values(table, _with_defaults(table, values), None)
+
+    def _insert_values(
+        self, table: sa.Table, values: dict[str, Any], unless_taken: str | None
+    ) -> bool:
+        connection = self.session.connection()
+        statement = _insert_statement(connection.dialect.name, table, unless_taken)
+        return bool(connection.execute(statement, values).rowcount == 1)
+
+
+def _with_defaults(table: sa.Table, given: Any) -> dict[str, Any]:
+    """Return a value for every column of ``table``, defaults where ``given`` has none."""
+    values = {}
+    for column in table.columns:
+        value = given.get(column.key)
+        if value is None and column.default is not None:
+            value = _default(column)
+        values[column.key] = value
+    return values
 
 
 @functools.cache

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import g, has_request_context, request
@@ -18,6 +18,9 @@ def _origin() -> tuple[str, str]:
     return request.remote_addr or "", (request.user_agent.string or "")[:300]
 
 
+_AUDIT_EVENTS = cast(sa.Table, AuditEvent.__table__)
+
+
 def _event(
     action: str,
     *,
@@ -27,22 +30,22 @@ def _event(
     object_type: str,
     object_id: Any,
     detail: dict[str, Any] | None,
-) -> AuditEvent:
+) -> dict[str, Any]:
     if actor is None and has_request_context():
         actor = g.get("user")
     ip, agent = _origin()
-    return AuditEvent(
-        action=action,
-        outcome=outcome,
-        actor_id=actor.id if actor else None,
-        actor_email=actor.email if actor else "",
-        study_id=study_id,
-        object_type=object_type,
-        object_id=str(object_id or ""),
-        ip=ip,
-        user_agent=agent,
-        detail=detail or {},
-    )
+    return {
+        "action": action,
+        "outcome": outcome,
+        "actor_id": actor.id if actor else None,
+        "actor_email": actor.email if actor else "",
+        "study_id": study_id,
+        "object_type": object_type,
+        "object_id": str(object_id or ""),
+        "ip": ip,
+        "user_agent": agent,
+        "detail": detail or {},
+    }
 
 
 def record(
@@ -56,7 +59,8 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add an event to the current transaction, so it is kept exactly when the change is."""
-    db.insert(
+    db.insert_row(
+        _AUDIT_EVENTS,
         _event(
             action,
             actor=actor,
@@ -65,7 +69,7 @@ def record(
             object_type=object_type,
             object_id=object_id,
             detail=detail,
-        )
+        ),
     )
 
 
