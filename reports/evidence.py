@@ -94,6 +94,10 @@ class Citation:
     def __hash__(self) -> int:
         return self._hash
 
+    def __reduce__(self) -> tuple[type[Citation], tuple[str, Span | None]]:
+        # string hashes differ between processes: a copy works its hash out again
+        return (Citation, (self.evidence_id, self.span))
+
 
 @dataclass(frozen=True, slots=True)
 class EvidenceItem:

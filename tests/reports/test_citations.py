@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import pickle
+import subprocess
+import sys
 
 import pytest
 
@@ -169,3 +173,23 @@ def test_publishing_needs_the_hash_of_every_cited_item() -> None:
         ("evidence.hash_mismatch", f.NOTE),
         ("evidence.hash_missing", f.CALL),
     ]
+
+
+def test_a_citation_from_another_process_is_found_by_its_equal() -> None:
+    # str hashes are salted per process; a citation's stored hash must not travel along
+    made_elsewhere = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import pickle, sys; from reports import Citation, TimeSpan; "
+            "sys.stdout.buffer.write(pickle.dumps(Citation('e-call', TimeSpan(1.0, 2.0))))",
+        ],
+        capture_output=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    ).stdout
+    copy = pickle.loads(made_elsewhere)  # noqa: S301 - bytes this test made itself
+    here = Citation("e-call", TimeSpan(1.0, 2.0))
+    assert copy == here
+    assert hash(copy) == hash(here)
+    assert {here: "found"}[copy] == "found"
