@@ -126,7 +126,18 @@ class ChecklistTotal:
     @property
     def percent(self) -> float:
         """Return the score as a percentage of the maximum, rounded like every metric."""
-        return round(100 * self.score / self.maximum, 2)
+        return _percent(self.score, self.maximum)
+
+
+def _percent(score: float, maximum: float) -> float:
+    return round(100 * score / maximum, 2)
+
+
+def checklist_entry(
+    score: float, maximum: float, citations: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Return the journal form of a checklist score whose citations are in journal form."""
+    return metric_entry("checklist_score", _percent(score, maximum), "percent", "", citations)
 
 
 def checklist_total(answers: Iterable[ChecklistAnswer]) -> ChecklistTotal | None:

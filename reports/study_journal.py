@@ -25,13 +25,13 @@ from reports.metrics import (
     Metric,
     calls_of,
     channels_used,
+    checklist_entry,
     checklist_total,
     contacts_needed,
     elapsed_to_resolution,
     hold_and_wait_time,
     journey_contacts,
     mean_metric,
-    metric_entry,
     repeats,
     transfers,
     web_errors,
@@ -141,8 +141,7 @@ class _Scores:
         if self.maximum == 0:
             return None
         joined = {id(entry): entry for part in self.citations for entry in part}
-        percent = ChecklistTotal(self.score, self.maximum, ()).percent
-        return metric_entry("checklist_score", percent, "percent", "", list(joined.values()))
+        return checklist_entry(self.score, self.maximum, list(joined.values()))
 
 
 class _Tally:
@@ -163,7 +162,7 @@ class _Tally:
         score = None
         if total is not None:
             citations = [index.citation_entry(c) for c in total.citations]
-            score = metric_entry("checklist_score", total.percent, "percent", "", citations)
+            score = checklist_entry(total.score, total.maximum, citations)
             for scores in (
                 self.scores,
                 self.scores_by_channel[visit.channel],
