@@ -1,7 +1,9 @@
 """Benchmark journal compiling and rendering as a study grows.
 
 Run from the repository root: `python -m bench.journal_bench`. Writes
-`bench/results/journals.md`.
+`bench/results/journals.md`. With `--instructions` it also counts the machine
+instructions one compile executes at each size, under valgrind's callgrind: a figure the
+machine's caches and its other work do not move.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import io
 import itertools
 import json
 import random
+import re
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -271,16 +276,28 @@ def peak_memory(action: Callable[[], object]) -> int:
         tracemalloc.stop()
 
 
+def page_faults(action: Callable[[], object]) -> int:
+    """Return the pages the kernel had to hand the process (minor faults) during the action."""
+    gc.collect()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    action()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
 def measure_compile(size: int) -> dict[str, float]:
     """Time and weigh one study journal compile (run in a fresh process per size)."""
     record = generate_study(size)
     repeat = 7 if size <= 1000 else 3
     timing, journal = timed(lambda: compile_study_journal(record), repeat)
+    del journal  # freed as between timed compiles, so the fault count sees the same heap
+    faults = page_faults(lambda: compile_study_journal(record))
+    journal = compile_study_journal(record)
     return {
         "visits": size,
         "evidence": len(record.evidence),
         "wall": timing.wall,
         "cpu": timing.cpu,
+        "faults": faults,
         "peak": peak_memory(lambda: compile_study_journal(record)),
         "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "json": len(journal.canonical_bytes()),
@@ -301,7 +318,80 @@ def measure_pdf(size: int) -> dict[str, float]:
     return {"visits": size, "wall": timing.wall, "cpu": timing.cpu, "bytes": len(pdf)}
 
 
-MEASURES = {"compile": measure_compile, "html": measure_html, "pdf": measure_pdf}
+def compile_between_signals(size: int) -> dict[str, float]:
+    """Compile once to warm up, then once more between two lines from the parent.
+
+    Runs under callgrind with instrumentation off; the parent switches it on only around
+    the second compile, so generating the study and the first-time work are not counted.
+    """
+    record = generate_study(size)
+    compile_study_journal(record)
+    gc.collect()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    compile_study_journal(record)
+    print("compiled", flush=True)
+    sys.stdin.readline()
+    return {"visits": size}
+
+
+MEASURES = {
+    "compile": measure_compile,
+    "html": measure_html,
+    "pdf": measure_pdf,
+    "between-signals": compile_between_signals,
+}
+
+
+def _expect(child: subprocess.Popen[str], line: str) -> None:
+    assert child.stdout is not None
+    got = child.stdout.readline().strip()
+    if got != line:
+        child.kill()
+        raise RuntimeError(f"compile under callgrind said {got!r}, expected {line!r}")
+
+
+def _tell(child: subprocess.Popen[str]) -> None:
+    assert child.stdin is not None
+    child.stdin.write("go\n")
+    child.stdin.flush()
+
+
+def _instrument(pid: int, switch: str) -> None:
+    # valgrind runs the program in its own process, so the pid is the program's
+    subprocess.run(
+        ["callgrind_control", f"--instr={switch}", str(pid)], check=True, capture_output=True
+    )
+
+
+def count_instructions(size: int) -> int:
+    """Return the instructions one warm study journal compile executes (callgrind's Ir)."""
+    for tool in ("valgrind", "callgrind_control"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"--instructions needs {tool}: apt-get install valgrind")
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "callgrind.out"
+        command = [
+            "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+            sys.executable, "-m", "bench.journal_bench", "--child", "between-signals", str(size),
+        ]  # fmt: skip
+        root = Path(__file__).resolve().parents[1]
+        with subprocess.Popen(
+            command, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True,
+        ) as child:  # fmt: skip
+            _expect(child, "ready")
+            _instrument(child.pid, "on")
+            _tell(child)
+            _expect(child, "compiled")
+            _instrument(child.pid, "off")
+            _tell(child)
+            if child.wait() != 0:
+                raise RuntimeError(f"compile under callgrind failed for {size} visits")
+        totals = re.search(r"^totals: (\d+)", out.read_text(), re.MULTILINE)
+        if totals is None:
+            raise RuntimeError("callgrind wrote no instruction total")
+        return int(totals.group(1))
 
 
 def in_child(measure: str, size: int) -> dict[str, float]:
@@ -317,14 +407,44 @@ def in_child(measure: str, size: int) -> dict[str, float]:
     return result
 
 
+def instruction_lines(instructions: dict[int, int]) -> list[str]:
+    """Format the instruction counts and their growth as Markdown."""
+    sizes = sorted(instructions)
+    rows = [
+        f"| {size:,} | {count / 1e6:,.0f} M | {count / size / 1e3:,.0f} k |"
+        for size, count in sorted(instructions.items())
+    ]
+    growth = [
+        f"| {small:,} → {large:,} "
+        f"| {instructions[large] / instructions[small] / (large / small) * 10:.2f}x |"
+        for small, large in itertools.pairwise(sizes)
+    ]
+    return [
+        "Instructions one warm compile executes (callgrind, counted only around the compile):",
+        "",
+        "| visits | instructions | per visit |",
+        "| ---: | ---: | ---: |",
+        *rows,
+        "",
+        "| step | instructions per 10x data |",
+        "| --- | ---: |",
+        *growth,
+        "",
+    ]
+
+
 def report(
-    compiles: list[dict[str, float]], html: dict[str, float], pdf: dict[str, float], rounds: int
+    compiles: list[dict[str, float]],
+    html: dict[str, float],
+    pdf: dict[str, float],
+    rounds: int,
+    instructions: dict[int, int] | None = None,
 ) -> str:
     """Format the measurements as Markdown."""
     mib = 2**20
     rows = [
         f"| {int(c['visits']):,} | {int(c['evidence']):,} | {c['wall']:.3f} | {c['cpu']:.3f} "
-        f"| {c['cpu'] / c['visits'] * 1000:.2f} | {c['peak'] / mib:.0f} "
+        f"| {c['cpu'] / c['visits'] * 1000:.2f} | {int(c['faults']):,} | {c['peak'] / mib:.0f} "
         f"| {c['rss'] / mib:.0f} | {c['json'] / mib:.1f} |"
         for c in compiles
     ]
@@ -346,11 +466,12 @@ def report(
             f"in a fresh process, {rounds} times, sizes taking turns; times are the best of "
             "those rounds, each the best of 7 compiles (3 for 5,000 visits). Peak is what "
             "tracemalloc saw Python allocate during one compile; RSS is the whole process, "
-            "generated study included.",
+            "generated study included. Page faults are the fresh pages the kernel handed one "
+            "compile after the previous journal was freed.",
             "",
             "| visits | evidence items | compile wall s | compile CPU s | CPU ms per visit "
-            "| compile peak MiB | process RSS MiB | journal JSON MiB |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| page faults | compile peak MiB | process RSS MiB | journal JSON MiB |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             *rows,
             "",
             "Growth (target: 10x the data in at most 12x the time):",
@@ -359,6 +480,7 @@ def report(
             "| --- | ---: | ---: | ---: |",
             *growth,
             "",
+            *(instruction_lines(instructions) if instructions else []),
             "| rendering | wall s | CPU s | output |",
             "| --- | ---: | ---: | ---: |",
             f"| {int(html['visits']):,}-visit study journal: compile + HTML | {html['wall']:.2f} "
@@ -377,6 +499,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="turns each size takes")
     parser.add_argument("--html-visits", type=int, default=1000)
     parser.add_argument("--pdf-visits", type=int, default=50)
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions under callgrind"
+    )
     parser.add_argument("--child", nargs=2, metavar=("MEASURE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -400,7 +525,12 @@ def main() -> None:
     print(f"compile + HTML {args.html_visits:,} visits: {html['wall']:.2f} s wall", flush=True)
     pdf = in_child("pdf", args.pdf_visits)
     print(f"PDF {args.pdf_visits} visits: {pdf['wall']:.2f} s wall", flush=True)
-    text = report(compiles, html, pdf, args.rounds)
+    instructions: dict[int, int] = {}
+    if args.instructions:
+        for size in args.sizes:
+            instructions[size] = count_instructions(size)
+            print(f"{size:,} visits: {instructions[size]:,} instructions", flush=True)
+    text = report(compiles, html, pdf, args.rounds, instructions)
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text, encoding="utf-8")

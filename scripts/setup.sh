@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# valgrind is for the journal benchmark's instruction counts (bench/journal_bench.py)
 APT_PACKAGES=(chromium ffmpeg libvips-tools poppler-utils sox espeak-ng fonts-dejavu-core
-              libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b)
+              libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b valgrind)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
