@@ -32,6 +32,7 @@ from reports.metrics import (
     hold_and_wait_time,
     journey_contacts,
     mean_metric,
+    metric_entry,
     repeats,
     transfers,
     web_errors,
@@ -96,12 +97,13 @@ class _Ratings:
         sentiment_entry: dict[str, Any] | None
         if effort_entry is not None and sentiment is not None and self.same_moments:
             # the same moments back both figures: their citations are listed once
-            sentiment_entry = {
-                **effort_entry,
-                "name": sentiment.name,
-                "unit": sentiment.unit,
-                "value": sentiment.value,
-            }
+            sentiment_entry = metric_entry(
+                sentiment.name,
+                sentiment.value,
+                sentiment.unit,
+                sentiment.basis,
+                effort_entry["citations"],
+            )
         else:
             sentiment_entry = _dict(sentiment, index)
         return {
